@@ -1,0 +1,257 @@
+/* -------------------------------------------------------------------------
+   pair_style student FILE [device cpu|cuda|auto] [dtype float32|float64]
+                           [threads N] [debug yes|no]
+   pair_coeff * * El1 El2 ...   (one element per type, NULL for types the model skips)
+
+   Builds the contract's graph (species, edges over local+ghost atoms, edge
+   vectors), runs the model, and turns dE/d(edge vector) into forces on both ends
+   of each edge and into the virial. Ghost forces go home by reverse comm.
+------------------------------------------------------------------------- */
+
+#include "pair_student.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "error.h"
+#include "force.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "platform.h"
+#include "update.h"
+#include "utils.h"
+
+#include "student_model.h"
+
+#include <mpi.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+using namespace LAMMPS_NS;
+
+PairStudent::PairStudent(LAMMPS *lmp) : Pair(lmp), cutoff(0.0), num_layers(1), debug_edges(0)
+{
+  single_enable = 0;
+  restartinfo = 0;
+  one_coeff = 1;
+  manybody_flag = 1;
+  no_virial_fdotr_compute = 1;    // the virial comes from the edges, exactly as in Python
+}
+
+PairStudent::~PairStudent()
+{
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+  }
+}
+
+void PairStudent::allocate()
+{
+  allocated = 1;
+  int n = atom->ntypes + 1;
+  memory->create(setflag, n, n, "pair:setflag");
+  memory->create(cutsq, n, n, "pair:cutsq");
+  type2species.assign(n, -1);
+}
+
+void PairStudent::settings(int narg, char **arg)
+{
+  if (narg < 1) error->all(FLERR, "Illegal pair_style student command: expected a model file");
+  model_file = arg[0];
+  StudentOptions opts;
+  for (int iarg = 1; iarg < narg; iarg += 2) {
+    if (iarg + 1 >= narg)
+      error->all(FLERR, "pair_style student: keyword {} needs a value", arg[iarg]);
+    std::string key = arg[iarg], value = arg[iarg + 1];
+    if (key == "device") opts.device = value;
+    else if (key == "dtype") opts.dtype = value;
+    else if (key == "threads") opts.threads = utils::inumeric(FLERR, value, false, lmp);
+    else if (key == "debug") debug_edges = utils::logical(FLERR, value, false, lmp);
+    else
+      error->all(FLERR, "pair_style student: unknown keyword '{}'; known: device, dtype, threads, "
+                 "debug", key);
+  }
+  if (opts.threads < 1) error->all(FLERR, "pair_style student: threads must be >= 1");
+  if (!platform::file_is_readable(model_file))
+    error->all(FLERR, "pair_style student: cannot open model file '{}'; check the path "
+               "(pair-student models lists the shipped students)", model_file);
+
+  MPI_Comm node;    // ranks sharing a node share its GPUs round-robin
+  MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm->me, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &opts.local_rank);
+  MPI_Comm_free(&node);
+
+  model = std::make_unique<StudentModel>();
+  std::string problem = model->load(model_file, opts);
+  if (!problem.empty()) error->all(FLERR, "pair_style student: {}", problem);
+  const StudentMetadata &meta = model->metadata();
+  cutoff = meta.cutoff;
+  num_layers = meta.num_layers;
+  if (comm->me == 0)
+    utils::logmesg(lmp, "pair_style student: {} ({})\n", model_file, model->describe());
+}
+
+void PairStudent::coeff(int narg, char **arg)
+{
+  if (!model) error->all(FLERR, "pair_coeff before pair_style student");
+  if (!allocated) allocate();
+  const auto &elements = model->metadata().elements;
+  int ntypes = atom->ntypes;
+  if (narg != 2 + ntypes || strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
+    error->all(FLERR, "pair_coeff for student must be '* *' followed by one element (or NULL) "
+               "for each of the {} atom types, got {} words", ntypes, narg);
+
+  for (int i = 1; i <= ntypes; i++) {
+    std::string el = arg[1 + i];
+    type2species[i] = -1;
+    if (el == "NULL") continue;
+    for (size_t s = 0; s < elements.size(); s++)
+      if (elements[s] == el) type2species[i] = (int) s;
+    if (type2species[i] < 0)
+      error->all(FLERR, "pair_coeff: element '{}' of type {} is unknown to {}, which knows {}", el,
+                 i, model_file, utils::join_words(elements, " "));
+  }
+  int count = 0;
+  for (int i = 1; i <= ntypes; i++)
+    for (int j = i; j <= ntypes; j++) {
+      setflag[i][j] = (type2species[i] >= 0 && type2species[j] >= 0) ? 1 : 0;
+      count += setflag[i][j];
+    }
+  if (count == 0) error->all(FLERR, "pair_coeff for student maps no atom type to an element");
+}
+
+void PairStudent::init_style()
+{
+  if (atom->tag_enable == 0) error->all(FLERR, "pair_style student requires atom IDs");
+  if (force->newton_pair == 0)
+    error->all(FLERR, "pair_style student requires 'newton on': its forces on ghost atoms "
+               "are sent home by reverse communication");
+  if (strcmp(update->unit_style, model->metadata().units.c_str()) != 0)
+    error->all(FLERR, "pair_style student: the model is in '{}' units (eV, Angstrom) but the "
+               "input uses 'units {}'; use 'units {}'", model->metadata().units,
+               update->unit_style, model->metadata().units);
+
+  int flags = NeighConst::REQ_FULL;
+  if (num_layers > 1) flags |= NeighConst::REQ_GHOST;
+  neighbor->add_request(this, flags);
+
+  // a model with L message-passing layers sees atoms L cutoffs away
+  if (num_layers > 1) {
+    double needed = num_layers * cutoff + neighbor->skin;
+    if (comm->cutghostuser < needed) {
+      comm->cutghostuser = needed;
+      if (comm->me == 0)
+        utils::logmesg(lmp, "pair_style student: {} layers, ghost cutoff raised to {:.4g} A\n",
+                       num_layers, needed);
+    }
+  }
+}
+
+double PairStudent::init_one(int i, int j)
+{
+  if (setflag[i][j] == 0) error->all(FLERR, "All pair coeffs are not set");
+  return cutoff;
+}
+
+int PairStudent::build_graph(int ncenters)
+{
+  double **x = atom->x;
+  int *type = atom->type;
+  int ntotal = atom->nlocal + atom->nghost;
+  double cutsq_model = cutoff * cutoff;
+
+  species.resize(ntotal);
+  for (int i = 0; i < ntotal; i++) species[i] = std::max(type2species[type[i]], 0);
+
+  edges.clear();
+  neighbors.clear();
+  vectors.clear();
+  for (int ii = 0; ii < ncenters; ii++) {
+    int i = list->ilist[ii];
+    if (type2species[type[i]] < 0) continue;
+    int *jlist = list->firstneigh[i];
+    for (int jj = 0; jj < list->numneigh[i]; jj++) {
+      int j = jlist[jj] & NEIGHMASK;
+      if (type2species[type[j]] < 0) continue;
+      double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
+      if (dx * dx + dy * dy + dz * dz >= cutsq_model) continue;
+      edges.push_back(i);
+      neighbors.push_back(j);
+      vectors.insert(vectors.end(), {dx, dy, dz});
+    }
+  }
+  edges.insert(edges.end(), neighbors.begin(), neighbors.end());
+  return (int) neighbors.size();
+}
+
+void PairStudent::compute(int eflag, int vflag)
+{
+  ev_init(eflag, vflag);
+  int nlocal = atom->nlocal;
+  if (nlocal == 0) return;    // an empty domain contributes nothing
+
+  int ncenters = list->inum + (num_layers > 1 ? list->gnum : 0);
+  int nedges = build_graph(ncenters);
+  if (debug_edges) write_edges(nedges);
+
+  std::vector<double> energy, grad;
+  std::string problem = model->evaluate(species, edges, vectors, nedges, nlocal, energy, grad);
+  if (!problem.empty()) error->one(FLERR, "pair_style student: {}", problem);
+
+  int *type = atom->type;
+  for (int i = 0; i < nlocal; i++) {
+    if (type2species[type[i]] < 0) continue;
+    if (!std::isfinite(energy[i]))
+      error->one(FLERR, "pair_style student: energy of atom {} is {}; atoms too close or the "
+                 "model is outside its training domain", atom->tag[i], energy[i]);
+    if (eflag_global) eng_vdwl += energy[i];
+    if (eflag_atom) eatom[i] += energy[i];
+  }
+
+  double **f = atom->f;
+  const int64_t *center = edges.data(), *neighbor = edges.data() + nedges;
+  for (int e = 0; e < nedges; e++) {
+    const double *g = &grad[3 * e], *r = &vectors[3 * e];
+    int i = (int) center[e], j = (int) neighbor[e];
+    if (!std::isfinite(g[0] + g[1] + g[2]))
+      error->one(FLERR, "pair_style student: non-finite force between atoms {} and {}; atoms "
+                 "too close or the model is outside its training domain", atom->tag[i],
+                 atom->tag[j]);
+    for (int k = 0; k < 3; k++) {
+      f[i][k] += g[k];
+      f[j][k] -= g[k];
+    }
+    if (vflag_either) {
+      // -r (x) g, symmetrized: the total is symmetric for a rotation-invariant model
+      double v[6] = {-r[0] * g[0], -r[1] * g[1], -r[2] * g[2],
+                     -0.5 * (r[0] * g[1] + r[1] * g[0]), -0.5 * (r[0] * g[2] + r[2] * g[0]),
+                     -0.5 * (r[1] * g[2] + r[2] * g[1])};
+      if (vflag_global)
+        for (int k = 0; k < 6; k++) virial[k] += v[k];
+      if (vflag_atom)
+        for (int k = 0; k < 6; k++) {
+          vatom[i][k] += 0.5 * v[k];
+          vatom[j][k] += 0.5 * v[k];
+        }
+    }
+  }
+  if (!std::isfinite(eng_vdwl))
+    error->one(FLERR, "pair_style student: non-finite energy; atoms too close or the model is "
+               "outside its training domain");
+}
+
+void PairStudent::write_edges(int nedges)
+{
+  std::string name = "student_edges." + std::to_string(comm->me) + ".dat";
+  FILE *fp = fopen(name.c_str(), "w");
+  if (!fp) error->one(FLERR, "pair_style student: cannot write {}", name);
+  fprintf(fp, "# step %ld: tag_center tag_neighbor dx dy dz\n", (long) update->ntimestep);
+  for (int e = 0; e < nedges; e++)
+    fprintf(fp, "%ld %ld %.17g %.17g %.17g\n", (long) atom->tag[edges[e]],
+            (long) atom->tag[edges[nedges + e]], vectors[3 * e], vectors[3 * e + 1],
+            vectors[3 * e + 2]);
+  fclose(fp);
+}

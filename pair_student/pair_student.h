@@ -1,0 +1,52 @@
+/* -*- c++ -*- -------------------------------------------------------------
+   pair_style student: runs a TorchScript student model (pair_student contract v1).
+   Torch stays out of this header: the model lives behind StudentModel (student_model.h).
+------------------------------------------------------------------------- */
+
+#ifndef LMP_PAIR_STUDENT_H
+#define LMP_PAIR_STUDENT_H
+
+#include "pair.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace LAMMPS_NS {
+
+class StudentModel;
+
+class PairStudent : public Pair {
+ public:
+  PairStudent(class LAMMPS *);
+  ~PairStudent() override;
+
+  void compute(int, int) override;
+  void settings(int, char **) override;
+  void coeff(int, char **) override;
+  void init_style() override;
+  double init_one(int, int) override;
+
+ protected:
+  std::unique_ptr<StudentModel> model;
+  std::string model_file;
+  double cutoff;
+  int num_layers;
+  int debug_edges;           // 1: write the edge list of every step to student_edges.<rank>.dat
+  std::vector<int> type2species;    // LAMMPS type -> model species, -1 for NULL
+
+  // buffers reused between steps; they only grow
+  std::vector<int64_t> species;     // (nlocal + nghost)
+  std::vector<int64_t> edges;       // (2 * nedges): centers, then neighbors
+  std::vector<int64_t> neighbors;   // (nedges) scratch before it is appended to edges
+  std::vector<double> vectors;      // (nedges * 3)
+
+  void allocate();
+  int build_graph(int ncenters);
+  void write_edges(int nedges);
+};
+
+}    // namespace LAMMPS_NS
+
+#endif

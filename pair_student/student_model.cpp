@@ -1,0 +1,132 @@
+/* -------------------------------------------------------------------------
+   Torch side of pair_style student. Every torch call that can throw is caught
+   here and turned into a message; the pair style reports it via error->all.
+------------------------------------------------------------------------- */
+
+#include "student_model.h"
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <sstream>
+#include <unordered_map>
+
+using namespace LAMMPS_NS;
+
+static constexpr int CONTRACT_VERSION = 1;
+
+struct StudentModel::Impl {
+  torch::jit::Module module;
+  torch::Device device = torch::kCPU;
+  torch::Dtype dtype = torch::kFloat64;
+};
+
+StudentModel::StudentModel() : impl(new Impl) {}
+StudentModel::~StudentModel() { delete impl; }
+
+static std::vector<std::string> split_words(const std::string &text)
+{
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+std::string StudentModel::load(const std::string &file, const StudentOptions &opts)
+{
+  std::unordered_map<std::string, std::string> extra = {
+      {"contract_version", ""}, {"elements", ""}, {"cutoff", ""},
+      {"num_layers", ""},       {"units", ""},    {"dtype", ""}};
+
+  if (opts.device == "cuda" && !torch::cuda::is_available())
+    return "device cuda requested but torch sees no CUDA device (is this a GPU node, and is "
+           "libtorch built with CUDA?); use 'device cpu' or 'device auto'";
+  if (opts.device == "cuda" || (opts.device == "auto" && torch::cuda::is_available())) {
+    int ngpu = (int) torch::cuda::device_count();
+    impl->device = torch::Device(torch::kCUDA, opts.local_rank % ngpu);
+  } else if (opts.device != "cpu" && opts.device != "auto") {
+    return "unknown device '" + opts.device + "'; use cpu, cuda or auto";
+  }
+  torch::set_num_threads(opts.threads);
+  // The profiling executor re-specializes whenever the edge count changes; plain
+  // interpretation is steadier for graphs whose size changes every step.
+  torch::jit::setGraphExecutorOptimize(false);
+
+  try {
+    impl->module = torch::jit::load(file, impl->device, extra);
+  } catch (const c10::Error &e) {
+    return "cannot read '" + file + "' as a TorchScript student model (" +
+        split_words(e.what_without_backtrace()).front() + " ...); export it with "
+        "pair_student.save_student or 'pair-student export'";
+  }
+  if (extra["contract_version"].empty())
+    return "'" + file + "' is TorchScript but not a pair_student model: it carries no "
+           "student metadata; export it with pair_student.save_student";
+  meta.contract_version = std::stoi(extra["contract_version"]);
+  if (meta.contract_version != CONTRACT_VERSION)
+    return "'" + file + "' follows student contract v" + extra["contract_version"] +
+        " but this pair_style student reads v" + std::to_string(CONTRACT_VERSION) +
+        "; re-export the model with a matching pair_student version";
+  meta.elements = split_words(extra["elements"]);
+  meta.cutoff = std::stod(extra["cutoff"]);
+  meta.num_layers = std::stoi(extra["num_layers"]);
+  meta.units = extra["units"];
+  meta.dtype = extra["dtype"];
+  if (meta.elements.empty() || meta.cutoff <= 0.0 || meta.num_layers < 1)
+    return "'" + file + "' has invalid metadata (elements, cutoff or num_layers)";
+
+  std::string dtype = opts.dtype.empty() ? meta.dtype : opts.dtype;
+  if (dtype == "float64") impl->dtype = torch::kFloat64;
+  else if (dtype == "float32") impl->dtype = torch::kFloat32;
+  else return "unknown dtype '" + dtype + "'; use float32 or float64";
+  meta.dtype = dtype;
+  impl->module.to(impl->dtype);
+  impl->module.eval();
+  return "";
+}
+
+std::string StudentModel::describe() const
+{
+  std::ostringstream out;
+  out << "elements";
+  for (const auto &e : meta.elements) out << ' ' << e;
+  out << ", cutoff " << meta.cutoff << " A, " << meta.num_layers << " layer(s), " << meta.dtype
+      << " on " << impl->device.str();
+  return out.str();
+}
+
+std::string StudentModel::evaluate(const std::vector<int64_t> &species,
+                                   const std::vector<int64_t> &edges,
+                                   const std::vector<double> &vectors, int64_t nedges,
+                                   int64_t nlocal, std::vector<double> &energy,
+                                   std::vector<double> &edge_grad)
+{
+  // from_blob wraps the host buffers without copying; .to() copies only across devices/dtypes
+  auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+  auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  auto *spec = const_cast<int64_t *>(species.data());
+  auto *edge = const_cast<int64_t *>(edges.data());
+  auto *vec = const_cast<double *>(vectors.data());
+  torch::Tensor t_species = torch::from_blob(spec, {(int64_t) species.size()}, i64);
+  torch::Tensor t_edges = torch::from_blob(edge, {2, nedges}, i64);
+  torch::Tensor t_vectors = torch::from_blob(vec, {nedges, 3}, f64);
+
+  std::vector<torch::jit::IValue> inputs = {
+      t_species.to(impl->device), t_edges.to(impl->device),
+      t_vectors.to(impl->device, impl->dtype), torch::jit::IValue(nlocal)};
+  torch::Tensor t_energy, t_grad;
+  try {
+    auto out = impl->module.forward(inputs).toTuple();
+    t_energy = out->elements()[0].toTensor().to(torch::kCPU, torch::kFloat64).contiguous();
+    t_grad = out->elements()[1].toTensor().to(torch::kCPU, torch::kFloat64).contiguous();
+  } catch (const c10::Error &e) {
+    return std::string("the model failed: ") + e.what_without_backtrace();
+  }
+  if (t_energy.numel() != nlocal || t_grad.numel() != 3 * nedges)
+    return "the model returned " + std::to_string(t_energy.numel()) + " energies and " +
+        std::to_string(t_grad.numel() / 3) + " edge gradients for " + std::to_string(nlocal) +
+        " local atoms and " + std::to_string(nedges) + " edges; it breaks the student contract";
+  energy.assign(t_energy.data_ptr<double>(), t_energy.data_ptr<double>() + nlocal);
+  edge_grad.assign(t_grad.data_ptr<double>(), t_grad.data_ptr<double>() + 3 * nedges);
+  return "";
+}

@@ -1,0 +1,53 @@
+/* -*- c++ -*- -------------------------------------------------------------
+   The torch side of pair_style student: load a contract-following TorchScript
+   file with its metadata, and evaluate it on a graph held in host buffers.
+------------------------------------------------------------------------- */
+
+#ifndef LMP_STUDENT_MODEL_H
+#define LMP_STUDENT_MODEL_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace LAMMPS_NS {
+
+struct StudentMetadata {
+  int contract_version = 0;
+  std::vector<std::string> elements;
+  double cutoff = 0.0;
+  int num_layers = 1;
+  std::string units, dtype;
+};
+
+struct StudentOptions {
+  std::string device = "cpu";    // cpu | cuda | auto
+  std::string dtype;             // float32 | float64 | "" = as stored in the file
+  int threads = 1;
+  int local_rank = 0;            // rank on this node, picks the GPU
+};
+
+class StudentModel {
+ public:
+  // Returns an empty string on success, else a message naming the problem and the fix.
+  std::string load(const std::string &file, const StudentOptions &opts);
+  const StudentMetadata &metadata() const { return meta; }
+  std::string describe() const;
+
+  // Evaluates the model; energy (nlocal) and edge_grad (3*nedges) are written as doubles.
+  std::string evaluate(const std::vector<int64_t> &species, const std::vector<int64_t> &edges,
+                       const std::vector<double> &vectors, int64_t nedges, int64_t nlocal,
+                       std::vector<double> &energy, std::vector<double> &edge_grad);
+
+  StudentModel();
+  ~StudentModel();
+
+ private:
+  struct Impl;
+  Impl *impl;
+  StudentMetadata meta;
+};
+
+}    // namespace LAMMPS_NS
+
+#endif
