@@ -197,7 +197,6 @@ void PairStudent::compute(int eflag, int vflag)
   int nedges = build_graph(ncenters);
   if (debug_edges) write_edges(nedges);
 
-  std::vector<double> energy, grad;
   std::string problem = model->evaluate(species, edges, vectors, nedges, nlocal, energy, grad);
   if (!problem.empty()) error->one(FLERR, "pair_style student: {}", problem);
 

@@ -41,6 +41,8 @@ class PairStudent : public Pair {
   std::vector<int64_t> edges;       // (2 * nedges): centers, then neighbors
   std::vector<int64_t> neighbors;   // (nedges) scratch before it is appended to edges
   std::vector<double> vectors;      // (nedges * 3)
+  std::vector<double> energy;       // (nlocal) model output
+  std::vector<double> grad;         // (nedges * 3) model output, dE/d(edge vector)
 
   void allocate();
   int build_graph(int ncenters);
