@@ -25,13 +25,15 @@
 
 #include <mpi.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 
 using namespace LAMMPS_NS;
 
-PairStudent::PairStudent(LAMMPS *lmp) : Pair(lmp), cutoff(0.0), num_layers(1), debug_edges(0)
+PairStudent::PairStudent(LAMMPS *lmp) :
+    Pair(lmp), cutoff(0.0), num_layers(1), debug_edges(0), time_model(0.0), time_total(0.0), ncalls(0)
 {
   single_enable = 0;
   restartinfo = 0;
@@ -187,8 +189,14 @@ int PairStudent::build_graph(int ncenters)
   return (int) neighbors.size();
 }
 
+static double seconds_since(std::chrono::steady_clock::time_point start)
+{
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 void PairStudent::compute(int eflag, int vflag)
 {
+  auto start = std::chrono::steady_clock::now();
   ev_init(eflag, vflag);
   int nlocal = atom->nlocal;
   if (nlocal == 0) return;    // an empty domain contributes nothing
@@ -197,8 +205,10 @@ void PairStudent::compute(int eflag, int vflag)
   int nedges = build_graph(ncenters);
   if (debug_edges) write_edges(nedges);
 
+  auto start_model = std::chrono::steady_clock::now();
   std::string problem = model->evaluate(species, edges, vectors, nedges, nlocal, energy, grad);
   if (!problem.empty()) error->one(FLERR, "pair_style student: {}", problem);
+  time_model += seconds_since(start_model);
 
   int *type = atom->type;
   for (int i = 0; i < nlocal; i++) {
@@ -240,6 +250,20 @@ void PairStudent::compute(int eflag, int vflag)
   if (!std::isfinite(eng_vdwl))
     error->one(FLERR, "pair_style student: non-finite energy; atoms too close or the model is "
                "outside its training domain");
+  time_total += seconds_since(start);
+  ncalls++;
+}
+
+// After each run: how much of the pair time is the model itself (rank 0's view).
+void PairStudent::finish()
+{
+  if (comm->me == 0 && ncalls > 0 && time_model > 0.0)
+    utils::logmesg(lmp, "pair_style student timing: {} calls, model {:.4g} ms/call, graph build "
+                   "and force scatter {:.4g} ms/call ({:.1f}% of the model time)\n", ncalls,
+                   1e3 * time_model / ncalls, 1e3 * (time_total - time_model) / ncalls,
+                   100.0 * (time_total - time_model) / time_model);
+  time_model = time_total = 0.0;
+  ncalls = 0;
 }
 
 void PairStudent::write_edges(int nedges)

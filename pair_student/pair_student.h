@@ -27,6 +27,7 @@ class PairStudent : public Pair {
   void coeff(int, char **) override;
   void init_style() override;
   double init_one(int, int) override;
+  void finish() override;
 
  protected:
   std::unique_ptr<StudentModel> model;
@@ -43,6 +44,10 @@ class PairStudent : public Pair {
   std::vector<double> vectors;      // (nedges * 3)
   std::vector<double> energy;       // (nlocal) model output
   std::vector<double> grad;         // (nedges * 3) model output, dE/d(edge vector)
+
+  // wall time of the current run, split into the model call and everything else in compute()
+  double time_model, time_total;
+  long ncalls;
 
   void allocate();
   int build_graph(int ncenters);

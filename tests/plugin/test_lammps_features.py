@@ -1,6 +1,8 @@
 """pair_style student inside real LAMMPS workflows: NULL types with hybrid/overlay,
 minimization, MD with changing neighbour lists, isolated atoms and the edge-list debug dump."""
 
+import re
+
 import numpy as np
 from ase import Atoms
 
@@ -91,6 +93,7 @@ def test_nve_conserves_energy_across_neighbor_rebuilds(tmp_path):
     thermo = read_thermo(tmp_path / "log.lammps")
     builds = int(result.output.split("Neighbor list builds =")[1].split()[0])
     assert builds > 2  # the graph really changed size between steps
+    assert re.search(r"pair_style student timing: 401 calls, model [\d.]+ ms/call", result.output)
     drift = np.ptp(thermo["TotEng"]) / 256
     assert drift < 1e-4, f"total energy wanders by {drift:.2e} eV/atom"
     assert np.ptp(thermo["PotEng"]) > 50 * np.ptp(thermo["TotEng"])  # there was real motion
