@@ -1,0 +1,300 @@
+"""Label frames with a teacher into a resumable, shardable extxyz dataset.
+
+Frames are labelled in chunks of ``chunk_size``. Each finished chunk is written to
+``<out>.parts/chunk-NNNNN.extxyz`` through a temporary file and ``os.replace``, so a chunk file
+either exists complete or not at all. A restarted job skips the chunks already written; a job
+killed at any moment therefore never corrupts anything and resumes where it stopped. When
+every chunk exists, the chunks are concatenated into ``<out>`` (again temp file + replace) and
+the parts folder is removed.
+
+Under ``torchrun`` (env ``RANK``/``WORLD_SIZE``) rank r labels chunks c with c % world == r;
+rank 0 assembles once all chunks exist (torch.distributed barrier when a process group is
+initialised, else by watching the parts folder; other ranks then return without waiting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import shutil
+import sys
+import time
+from itertools import islice
+from pathlib import Path
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+from ase import Atoms
+
+SPLITS = ("train", "val", "test")
+# Keys that ASE's extxyz writer would confuse with results, or that we set ourselves.
+_RESERVED = {"energy", "free_energy", "stress", "forces", "split", "teacher",
+             "teacher_version", "frame_id"}
+
+
+def split_of(frame_id: int, *, seed: int, split: Sequence[float] = (0.8, 0.1, 0.1)) -> str:
+    """The split of a frame: a pure function of (seed, frame_id), so it never depends on
+    chunking, ranks or restarts."""
+    fractions = np.asarray(split, dtype=float)
+    if len(fractions) != 3 or np.any(fractions < 0) or fractions.sum() <= 0:
+        raise ValueError(f"split must be three non-negative fractions, not {split}")
+    u = np.random.default_rng([seed, frame_id]).random()
+    edges = np.cumsum(fractions / fractions.sum())
+    return SPLITS[min(int(np.searchsorted(edges, u, side="right")), 2)]
+
+
+def _frames(source) -> Iterator[Atoms]:
+    if isinstance(source, (str, Path)):
+        import ase.io
+
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"frames file {str(path)!r} does not exist")
+        return ase.io.iread(path, index=":")
+    return iter(source)
+
+
+def _fingerprint(source) -> Tuple[int, str]:
+    """Frame count and a hash of all structures: a restart must label the same input."""
+    h = hashlib.sha1()
+    n = 0
+    for atoms in _frames(source):
+        h.update(atoms.numbers.tobytes())
+        h.update(np.ascontiguousarray(atoms.positions, dtype=np.float64).round(8).tobytes())
+        h.update(np.ascontiguousarray(atoms.cell.array, dtype=np.float64).round(8).tobytes())
+        h.update(np.asarray(atoms.pbc).tobytes())
+        n += 1
+    return n, h.hexdigest()
+
+
+def _labelled(atoms: Atoms, result: dict, *, frame_id: int, teacher, seed, split) -> Atoms:
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    out = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+    out.info.update({k: v for k, v in atoms.info.items() if k not in _RESERVED})
+    out.info.setdefault("provenance", "input")
+    out.info["frame_id"] = int(frame_id)
+    out.info["split"] = split_of(frame_id, seed=seed, split=split)
+    out.info["teacher"] = teacher.name
+    out.info["teacher_version"] = teacher.version
+    results = {"energy": float(result["energy"]),
+               "forces": np.asarray(result["forces"], dtype=np.float64)}
+    if result.get("stress") is not None and np.all(atoms.pbc):
+        results["stress"] = np.asarray(result["stress"], dtype=np.float64)
+    out.calc = SinglePointCalculator(out, **results)
+    return out
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _write_chunk(path: Path, frames: List[Atoms]) -> None:
+    import ase.io
+
+    buf = io.StringIO()
+    ase.io.write(buf, frames, format="extxyz")
+    _atomic_write_text(path, buf.getvalue())
+
+
+def _chunk_path(parts: Path, c: int) -> Path:
+    return parts / f"chunk-{c:05d}.extxyz"
+
+
+def _check_manifest(parts: Path, manifest: dict) -> None:
+    path = parts / "manifest.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        if old != manifest:
+            diff = sorted(k for k in set(old) | set(manifest) if old.get(k) != manifest.get(k))
+            raise RuntimeError(
+                f"{parts} holds chunks of a different labelling job (differs in: "
+                f"{', '.join(diff)}); delete that folder to start over, or rerun with the "
+                "same frames, teacher, seed, split and chunk_size to resume"
+            )
+    else:
+        _atomic_write_text(path, json.dumps(manifest, indent=1, sort_keys=True))
+
+
+def _dist_info() -> Tuple[int, int]:
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if not 0 <= rank < world:
+        raise ValueError(f"bad RANK={rank} / WORLD_SIZE={world}")
+    return rank, world
+
+
+def _process_group():
+    """``torch.distributed`` when a process group is initialised (torchrun + init), else None."""
+    try:
+        import torch.distributed as dist
+    except ImportError:
+        return None
+    return dist if dist.is_available() and dist.is_initialized() else None
+
+
+def _wait_for_chunks(parts: Path, n_chunks: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(_chunk_path(parts, c).exists() for c in range(n_chunks)):
+        if time.monotonic() > deadline:
+            missing = [c for c in range(n_chunks) if not _chunk_path(parts, c).exists()]
+            raise TimeoutError(f"chunks {missing[:10]} never appeared in {parts}")
+        time.sleep(1.0)
+
+
+def _assemble(parts: Path, n_chunks: int, out: Path) -> None:
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as dst:
+        for c in range(n_chunks):
+            with open(_chunk_path(parts, c), "rb") as src:
+                shutil.copyfileobj(src, dst)
+        dst.flush()
+        os.fsync(dst.fileno())
+    os.replace(tmp, out)
+
+
+def label(
+    frames,
+    *,
+    teacher,
+    out,
+    seed: int = 0,
+    split: Sequence[float] = (0.8, 0.1, 0.1),
+    chunk_size: int = 32,
+    progress: bool = True,
+    keep_parts: bool = False,
+    wait_timeout: float = 7 * 24 * 3600.0,
+) -> Path:
+    """Label ``frames`` with ``teacher`` and write the dataset ``out`` (extxyz).
+
+    Args:
+        frames: a list of Atoms, or a path to any file ASE reads (streamed, never loaded
+            whole).
+        teacher: a :class:`~pair_student.teachers.Teacher`, a teacher name or an ASE calculator.
+        out: output extxyz path. Chunks go to ``<out>.parts/`` until the job finishes.
+        seed: seed of the train/val/test assignment (a function of seed and frame index).
+        split: train, val, test fractions.
+        chunk_size: frames per chunk: the unit of resuming and of sharding across ranks.
+        progress: show a tqdm progress bar with ETA.
+        keep_parts: keep ``<out>.parts/`` after assembling.
+        wait_timeout: seconds a rank waits for other ranks' chunks before giving up.
+
+    Returns:
+        ``Path(out)``. Every frame has energy, forces, stress (periodic frames only) and
+        ``info`` keys ``split``, ``teacher``, ``teacher_version``, ``provenance``, ``frame_id``.
+    """
+    from ..teachers import get_teacher
+
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be >= 1")
+    teacher = get_teacher(teacher) if not hasattr(teacher, "compute_batch") else teacher
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    parts = out.with_name(out.name + ".parts")
+    parts.mkdir(exist_ok=True)
+    split_of(0, seed=seed, split=split)  # validate before any work
+    n_frames, digest = _fingerprint(frames)
+    if n_frames == 0:
+        raise ValueError("no frames to label")
+    manifest = {"n_frames": n_frames, "input_sha1": digest, "chunk_size": chunk_size,
+                "seed": seed, "split": [float(x) for x in split], "teacher": teacher.name,
+                "teacher_version": teacher.version}
+    _check_manifest(parts, manifest)
+    n_chunks = -(-n_frames // chunk_size)
+    rank, world = _dist_info()
+    mine = [c for c in range(n_chunks) if c % world == rank]
+    todo = {c for c in mine if not _chunk_path(parts, c).exists()}
+    total = sum(min(chunk_size, n_frames - c * chunk_size) for c in mine)
+    done = total - sum(min(chunk_size, n_frames - c * chunk_size) for c in todo)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, initial=done, unit="frame", disable=not progress or not todo,
+               desc=f"labelling with {teacher.name}" + (f" [rank {rank}/{world}]" if world > 1 else ""))
+    stream = _frames(frames)
+    try:
+        for c in range(n_chunks):
+            chunk = list(islice(stream, chunk_size))  # read every chunk to advance the stream
+            if c not in todo:
+                continue
+            results = teacher.compute_batch(chunk)
+            first = c * chunk_size
+            labelled = [_labelled(a, r, frame_id=first + i, teacher=teacher, seed=seed, split=split)
+                        for i, (a, r) in enumerate(zip(chunk, results))]
+            _write_chunk(_chunk_path(parts, c), labelled)
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+    group = _process_group()
+    if group is not None:
+        group.barrier()
+    if rank != 0:
+        # Without a process group, polling ranks would race rank 0 deleting the parts folder;
+        # only rank 0 needs every chunk, the others are done once theirs are written.
+        if group is not None:
+            group.barrier()  # return only once rank 0 has assembled the file
+        return out
+    _wait_for_chunks(parts, n_chunks, wait_timeout)
+    _assemble(parts, n_chunks, out)
+    if not keep_parts:
+        shutil.rmtree(parts, ignore_errors=True)
+    if group is not None:
+        group.barrier()
+    return out
+
+
+def build_parser(prog: str = "pair-student label") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Compute teacher energies, forces and stresses for sampled frames and write "
+        "a training dataset (extxyz, readable with ase.io.read(path, ':')). Each frame gets a "
+        "train/val/test split fixed by --seed and its index. Interrupted jobs resume: rerun the "
+        "same command and finished chunks are skipped. Runs sharded under torchrun too: "
+        "`torchrun --nproc-per-node 4 -m pair_student.data.label ...`.",
+        epilog="Example: %(prog)s si_frames.extxyz --teacher sevennet --out si.extxyz",
+    )
+    parser.add_argument("frames", help="frames to label: any file ASE reads, e.g. the output of "
+                        "`pair-student sample`, or a demo name (si, gan, ethanol)")
+    parser.add_argument("--out", required=True, help="dataset file to write (extxyz)")
+    parser.add_argument("--teacher", default="sevennet",
+                        help="teacher: sevennet (default), an Orb name such as "
+                        "orb-v3-conservative-inf-omat, sw-si, sw-gan, tersoff-gan")
+    parser.add_argument("--device", default="cpu", help="teacher device: cpu, cuda, cuda:1 ...")
+    parser.add_argument("--weights-path", default=None,
+                        help="local checkpoint for the teacher (Orb) instead of downloading")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+    parser.add_argument("--split", default="0.8,0.1,0.1",
+                        help="train,val,test fractions (default 0.8,0.1,0.1)")
+    parser.add_argument("--chunk-size", type=int, default=32,
+                        help="frames per resumable chunk (default 32)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None, prog: str = "pair-student label") -> int:
+    """Command line entry point; returns the exit status."""
+    from ..teachers import get_teacher
+    from .structures import DEMO_SYSTEMS, read_structures
+
+    args = build_parser(prog).parse_args(argv)
+    options = {"weights_path": args.weights_path} if args.weights_path else {}
+    teacher = get_teacher(args.teacher, device=args.device, **options)
+    frames = read_structures(args.frames) if args.frames in DEMO_SYSTEMS else args.frames
+    out = label(frames, teacher=teacher, out=args.out, seed=args.seed,
+                split=[float(x) for x in args.split.split(",")], chunk_size=args.chunk_size,
+                progress=not args.no_progress)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(prog="python -m pair_student.data.label"))

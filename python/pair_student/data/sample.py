@@ -1,0 +1,304 @@
+"""Configuration sampling: where the student must be accurate, the dataset must have frames.
+
+Methods (each frame records how it was made in ``atoms.info["provenance"]``):
+
+* ``md``: teacher-driven Langevin MD at each temperature; for periodic cells and a non-zero
+  pressure, Berendsen NPT (cell breathes). Frames every ``md_stride`` steps.
+* ``rattle``: Gaussian displacements of every atom (sigma 0.02 to 0.15 A).
+* ``strain``: random symmetric cell strain up to +-``max_strain`` plus a small rattle
+  (periodic cells only): teaches the stress.
+* ``normal_modes``: molecules only: harmonic normal-mode displacements at each temperature,
+  from a finite-difference Hessian of the teacher around a relaxed geometry.
+
+Deterministic for a given seed (and teacher). Near-duplicate frames are dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from ase import Atoms, units
+
+METHODS = ("md", "rattle", "strain", "normal_modes")
+_WEIGHTS = {"md": 0.5, "rattle": 0.2, "strain": 0.3, "normal_modes": 0.3}
+
+
+def _periodic(atoms: Atoms) -> bool:
+    return bool(np.all(atoms.pbc))
+
+
+def _clean(atoms: Atoms, provenance: str, source: str) -> Atoms:
+    out = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+    out.wrap() if _periodic(out) else None
+    out.info["provenance"] = provenance
+    out.info["source"] = source
+    return out
+
+
+def _rattle(atoms, n, rng, source):
+    sigmas = (0.02, 0.05, 0.1, 0.15)
+    frames = []
+    for i in range(n):
+        sigma = sigmas[i % len(sigmas)]
+        a = atoms.copy()
+        a.positions += rng.normal(0.0, sigma, size=a.positions.shape)
+        frames.append(_clean(a, f"rattle sigma={sigma}", source))
+    return frames
+
+
+def _strain(atoms, n, rng, source, max_strain):
+    frames = []
+    for _ in range(n):
+        eps = rng.uniform(-max_strain, max_strain, size=(3, 3))
+        eps = 0.5 * (eps + eps.T)
+        a = atoms.copy()
+        a.set_cell(a.cell.array @ (np.eye(3) + eps), scale_atoms=True)
+        a.positions += rng.normal(0.0, 0.02, size=a.positions.shape)
+        voigt = [eps[0, 0], eps[1, 1], eps[2, 2], eps[1, 2], eps[0, 2], eps[0, 1]]
+        frames.append(_clean(a, "strain eps=" + ",".join(f"{e:.4f}" for e in voigt)
+                             + " rattle=0.02", source))
+    return frames
+
+
+def _md(atoms, n, rng, source, teacher, temperatures, pressures, stride, timestep_fs):
+    from ase.md.langevin import Langevin
+    from ase.md.nptberendsen import NPTBerendsen
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+
+    from ..teachers.base import teacher_calculator
+
+    if timestep_fs is None:
+        timestep_fs = 0.5 if 1 in atoms.numbers else 1.0  # H vibrates at ~10 fs periods
+    conditions = [(t, p) for t in temperatures for p in (pressures if _periodic(atoms) else (0.0,))]
+    per = [n // len(conditions) + (1 if i < n % len(conditions) else 0) for i in range(len(conditions))]
+    frames = []
+    for (temp, pres), count in zip(conditions, per):
+        if count == 0:
+            continue
+        a = atoms.copy()
+        a.calc = teacher_calculator(teacher)
+        MaxwellBoltzmannDistribution(a, temperature_K=temp, rng=rng)
+        Stationary(a)
+        dt = timestep_fs * units.fs
+        if pres and _periodic(a):
+            dyn = NPTBerendsen(a, timestep=dt, temperature_K=temp, taut=50 * units.fs,
+                               pressure_au=pres * units.GPa, taup=200 * units.fs,
+                               compressibility_au=1e-2 / units.GPa)
+            label = f"md npt T={temp:g}K P={pres:g}GPa"
+        else:
+            dyn = Langevin(a, dt, temperature_K=temp, friction=0.02 / units.fs, rng=rng,
+                           fixcm=False)
+            label = f"md nvt T={temp:g}K"
+        for k in range(1, count + 1):
+            dyn.run(stride)
+            frames.append(_clean(a, f"{label} step={k * stride} dt={timestep_fs:g}fs", source))
+    return frames
+
+
+def _hessian(atoms, teacher, delta=0.01):
+    """Finite-difference Hessian (eV/A^2) from central differences of the teacher's forces."""
+    n = 3 * len(atoms)
+    hess = np.zeros((n, n))
+    for i in range(n):
+        cols = []
+        for sign in (1, -1):
+            a = atoms.copy()
+            a.positions.reshape(-1)[i] += sign * delta
+            cols.append(teacher.compute(a)["forces"].reshape(-1))
+        hess[:, i] = -(cols[0] - cols[1]) / (2 * delta)
+    return 0.5 * (hess + hess.T)
+
+
+def _normal_modes(atoms, n, rng, source, teacher, temperatures):
+    from ase.optimize import BFGS
+
+    from ..teachers.base import teacher_calculator
+
+    ref = atoms.copy()
+    ref.calc = teacher_calculator(teacher)
+    BFGS(ref, logfile=None).run(fmax=0.05, steps=100)  # modes only make sense near a minimum
+    ref.calc = None
+    masses = ref.get_masses().repeat(3)
+    mw = _hessian(ref, teacher) / np.sqrt(np.outer(masses, masses))
+    evals, evecs = np.linalg.eigh(mw)
+    # The lowest 6 (5 for a diatomic) are translations/rotations; negative ones are not modes.
+    skip = 5 if len(ref) == 2 else 6
+    keep = np.arange(len(evals)) >= skip
+    keep &= evals > 1e-6
+    evals, evecs = evals[keep], evecs[:, keep]
+    # Floor at 200 cm^-1: a soft torsion (or a poorly relaxed geometry) would otherwise get
+    # Angstrom-sized harmonic amplitudes that tear the molecule apart.
+    omega_min = 2 * np.pi * units._c * 200.0 * 100 / units.s  # rad per ASE time unit
+    evals = np.maximum(evals, omega_min ** 2)
+    frames = []
+    for i in range(n):
+        temp = temperatures[i % len(temperatures)]
+        # Classical harmonic oscillator: <q^2> = kT / omega^2 in mass-weighted coordinates.
+        q = rng.normal(0.0, np.sqrt(units.kB * temp / evals))
+        disp = (evecs @ q) / np.sqrt(masses)
+        a = ref.copy()
+        a.positions += disp.reshape(-1, 3)
+        frames.append(_clean(a, f"normal_modes T={temp:g}K n_modes={len(evals)}", source))
+    return frames
+
+
+def _key(atoms: Atoms, decimals: int) -> bytes:
+    h = hashlib.sha1(atoms.numbers.tobytes())
+    h.update(np.round(atoms.positions, decimals).tobytes())
+    h.update(np.round(atoms.cell.array, decimals).tobytes())
+    return h.digest()
+
+
+def deduplicate(frames: Sequence[Atoms], *, decimals: int = 3) -> List[Atoms]:
+    """Drop frames whose species, positions and cell equal an earlier one's to ``10**-decimals`` A."""
+    seen, out = set(), []
+    for a in frames:
+        k = _key(a, decimals)
+        if k not in seen:
+            seen.add(k)
+            out.append(a)
+    return out
+
+
+def sample(
+    structures: Sequence[Atoms],
+    *,
+    teacher=None,
+    n_frames: int,
+    seed: int,
+    methods: Sequence[str] = METHODS,
+    temperatures: Sequence[float] = (300.0, 600.0, 1200.0),
+    pressures: Sequence[float] = (0.0, 1.0),
+    md_stride: int = 5,
+    timestep_fs: Optional[float] = None,
+    max_strain: float = 0.04,
+    weights: Optional[Dict[str, float]] = None,
+) -> List[Atoms]:
+    """Sample about ``n_frames`` configurations around the given structures.
+
+    Args:
+        structures: starting structures (periodic crystals and/or molecules with pbc False).
+        teacher: a :class:`~pair_student.teachers.Teacher` (or name) that drives ``md`` and
+            ``normal_modes``; None allows only ``rattle`` and ``strain``.
+        n_frames: frames to return in total, split evenly over structures (fewer if
+            duplicates were dropped).
+        seed: random seed; the same seed, inputs and teacher give the same frames.
+        methods: subset of ``METHODS``; methods that do not apply to a structure
+            (``strain`` for molecules, ``normal_modes`` for crystals) are skipped for it.
+        temperatures: MD and normal-mode temperatures in K.
+        pressures: NPT pressures in GPa for periodic cells (0 means NVT Langevin).
+        md_stride: MD steps between saved frames.
+        timestep_fs: MD time step; default 0.5 fs with hydrogen, else 1 fs.
+        max_strain: largest strain component for ``strain``.
+        weights: relative share of each method (default md 0.5, rattle 0.2, strain or
+            normal_modes 0.3).
+    """
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown sampling methods {sorted(unknown)}; known: {', '.join(METHODS)}")
+    if n_frames < 1 or not structures:
+        raise ValueError("need at least one structure and n_frames >= 1")
+    if isinstance(teacher, str):
+        from ..teachers import get_teacher
+
+        teacher = get_teacher(teacher)
+    if teacher is None and {"md", "normal_modes"} & set(methods):
+        methods = [m for m in methods if m not in ("md", "normal_modes")]
+        if not methods:
+            raise ValueError("md and normal_modes need a teacher; pass teacher= or use rattle/strain")
+    weights = {**_WEIGHTS, **(weights or {})}
+    root = np.random.SeedSequence(seed)
+    frames: List[Atoms] = []
+    per_structure = [n_frames // len(structures) + (1 if i < n_frames % len(structures) else 0)
+                     for i in range(len(structures))]
+    for s_index, (atoms, n_s) in enumerate(zip(structures, per_structure)):
+        source = str(atoms.info.get("system", f"structure{s_index}"))
+        usable = [m for m in methods if not (m == "strain" and not _periodic(atoms))
+                  and not (m == "normal_modes" and _periodic(atoms))]
+        if not usable:
+            raise ValueError(f"no sampling method in {list(methods)} applies to {source}")
+        share = np.array([weights[m] for m in usable], dtype=float)
+        counts = np.floor(share / share.sum() * n_s).astype(int)
+        counts[0] += n_s - counts.sum()
+        rngs = root.spawn(1)[0].spawn(len(METHODS))
+        for method, count in zip(usable, counts):
+            rng = np.random.default_rng(rngs[METHODS.index(method)])
+            if count <= 0:
+                continue
+            if method == "rattle":
+                frames += _rattle(atoms, count, rng, source)
+            elif method == "strain":
+                frames += _strain(atoms, count, rng, source, max_strain)
+            elif method == "md":
+                frames += _md(atoms, count, rng, source, teacher, temperatures, pressures,
+                              md_stride, timestep_fs)
+            else:
+                frames += _normal_modes(atoms, count, rng, source, teacher, temperatures)
+    return deduplicate(frames)
+
+
+def _floats(text: str) -> List[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def build_parser(prog: str = "pair-student sample") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Sample atomic configurations for a training set: teacher-driven MD at "
+        "several temperatures (and pressures for crystals), random rattles, cell strains, and "
+        "normal-mode displacements for molecules. Writes the (unlabelled) frames to an extxyz "
+        "file; label them next with `pair-student label`.",
+        epilog="Example: %(prog)s si --teacher sevennet --n-frames 300 --out si_frames.extxyz",
+    )
+    parser.add_argument("structures", nargs="+",
+                        help="structure files ASE reads (extxyz, CIF, POSCAR, LAMMPS data) or demo "
+                        "names: si, gan, ethanol")
+    parser.add_argument("--out", required=True, help="output extxyz file with the sampled frames")
+    parser.add_argument("--teacher", default="sevennet",
+                        help="teacher driving MD (default: sevennet; 'none' = rattle/strain only)")
+    parser.add_argument("--device", default="cpu", help="teacher device: cpu, cuda, cuda:1 ...")
+    parser.add_argument("--n-frames", type=int, default=300, help="frames in total (default 300)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help=f"comma-separated subset of {','.join(METHODS)} (default: all)")
+    parser.add_argument("--temperatures", default="300,600,1200", help="MD temperatures in K")
+    parser.add_argument("--pressures", default="0,1", help="NPT pressures in GPa (crystals only)")
+    parser.add_argument("--md-stride", type=int, default=5, help="MD steps between frames")
+    parser.add_argument("--lammps-style", default="atomic",
+                        help="atom style of LAMMPS data inputs (default atomic)")
+    parser.add_argument("--species", default=None,
+                        help="LAMMPS data inputs: elements of types 1,2,... e.g. Ga,N")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None, prog: str = "pair-student sample") -> int:
+    """Command line entry point; returns the exit status."""
+    import ase.io
+
+    from .structures import read_structures
+
+    args = build_parser(prog).parse_args(argv)
+    species = args.species.split(",") if args.species else None
+    structures = []
+    for path in args.structures:
+        structures += read_structures(path, style=args.lammps_style, species=species)
+    teacher = None
+    if args.teacher.lower() != "none":
+        from ..teachers import get_teacher
+
+        teacher = get_teacher(args.teacher, device=args.device)
+    frames = sample(structures, teacher=teacher, n_frames=args.n_frames, seed=args.seed,
+                    methods=[m.strip() for m in args.methods.split(",") if m.strip()],
+                    temperatures=_floats(args.temperatures), pressures=_floats(args.pressures),
+                    md_stride=args.md_stride)
+    ase.io.write(args.out, frames, format="extxyz")
+    print(f"wrote {len(frames)} frames to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(prog="python -m pair_student.data.sample"))
