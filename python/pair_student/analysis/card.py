@@ -1,0 +1,97 @@
+"""The comparison card: one row per student, Markdown (and a standalone HTML copy)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Dict, List
+
+COLUMNS = [
+    ("student", lambda s: s["name"]),
+    ("parameters", lambda s: f"{s['parameters']:,}"),
+    ("file size", lambda s: _size(s["file_size_bytes"])),
+    ("force R²", lambda s: _f(s["force"]["r2"], ".4f")),
+    ("R² x / y / z", lambda s: " / ".join(_f(s["force"]["components"][c]["r2"], ".3f") for c in "xyz")),
+    ("force RMSE (meV/Å)", lambda s: _f(s["force"]["rmse"], ".1f", 1e3)),
+    ("force MAE (meV/Å)", lambda s: _f(s["force"]["mae"], ".1f", 1e3)),
+    ("angle mean / median (°)", lambda s: f"{_f(s['angular_error_deg']['mean'], '.2f')} / "
+                                          f"{_f(s['angular_error_deg']['median'], '.2f')}"),
+    ("|ΔF| p95 (meV/Å)", lambda s: _f(s["force"]["error_percentiles"]["p95"], ".1f", 1e3)),
+    ("energy MAE (meV/atom)", lambda s: _f(s["energy_per_atom"]["mae"], ".2f", 1e3)),
+    ("stress MAE (GPa)", lambda s: _f(s["stress_gpa"] and s["stress_gpa"]["mae"], ".3f")),
+    ("speed (µs/atom)", lambda s: _f(s["speed"]["us_per_atom"], ".2f")),
+    ("target", lambda s: _target(s["target"])),
+]
+
+
+def _f(value, spec: str, scale: float = 1.0) -> str:
+    return "n/a" if value is None else format(scale * value, spec)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:.1f} KiB" if n < 1024**2 else f"{n / 1024**2:.2f} MiB"
+
+
+def _target(t: Dict) -> str:
+    if t["status"] == "report only":
+        return "report only"
+    goal = t["target"]
+    mark = "PASS" if t["status"] == "pass" else "FAIL"
+    return f"{mark} ({t['size']}: R² ≥ {goal['force_r2_min']}, angle ≤ {goal['angular_mean_max_deg']}°)"
+
+
+def markdown(report: Dict) -> str:
+    """The card as Markdown text."""
+    rows: List[List[str]] = [[fn(s) for _, fn in COLUMNS] for s in report["students"]]
+    lines = [
+        "# Student comparison card",
+        "",
+        f"Teacher: **{report['teacher'] or 'labels of the dataset'}**; frames: `{report['frames_file']}` "
+        f"({report['frames']} frames, labels from {report.get('labels', 'teacher')}).",
+        "",
+        "| " + " | ".join(name for name, _ in COLUMNS) + " |",
+        "|" + "|".join("---" for _ in COLUMNS) + "|",
+    ]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += [
+        "",
+        "Targets: `original` R² ≥ 0.995 and mean angle ≤ 5°, `tiny` ≥ 0.99 and ≤ 8°, "
+        "`ultra-tiny` ≥ 0.97 and ≤ 12°; other students are reported only. Angular errors count "
+        "atoms whose teacher force is at least the threshold in metrics.json. Speed: forward + "
+        "backward of the TorchScript file on these frames, graph construction excluded.",
+        "",
+    ]
+    for s in report["students"]:
+        if s.get("figure"):
+            lines.append(f"![{s['name']}]({Path(s['figure']).name})")
+    return "\n".join(lines) + "\n"
+
+
+def html_card(report: Dict) -> str:
+    """The card as a standalone HTML page (same content as :func:`markdown`)."""
+    head = "".join(f"<th>{html.escape(name)}</th>" for name, _ in COLUMNS)
+    body = ""
+    for s in report["students"]:
+        cells = "".join(f"<td>{html.escape(fn(s))}</td>" for _, fn in COLUMNS)
+        body += f"<tr class='{s['target']['status'].replace(' ', '-')}'>{cells}</tr>\n"
+    figures = "".join(f"<h2>{html.escape(s['name'])}</h2><img src='{html.escape(Path(s['figure']).name)}' "
+                      "style='max-width:100%'>" for s in report["students"] if s.get("figure"))
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Student comparison</title>
+<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}} tr.pass td:last-child{{color:green}}
+tr.fail td:last-child{{color:#b00}}</style></head><body>
+<h1>Student comparison card</h1><p>Teacher: <b>{html.escape(str(report['teacher'] or 'labels of the dataset'))}</b>;
+frames: <code>{html.escape(str(report['frames_file']))}</code> ({report['frames']} frames)</p>
+<table><tr>{head}</tr>
+{body}</table>{figures}</body></html>
+"""
+
+
+def write_card(report: Dict, out_dir, *, html_too: bool = True) -> Path:
+    """Write ``card.md`` (and ``card.html``) into ``out_dir``; returns the Markdown path."""
+    out_dir = Path(out_dir)
+    path = out_dir / "card.md"
+    path.write_text(markdown(report))
+    if html_too:
+        (out_dir / "card.html").write_text(html_card(report))
+    return path

@@ -1,0 +1,261 @@
+"""``pair-student analyze``: per-atom force analysis of students against the teacher.
+
+Usage::
+
+    pair-student analyze --students tiny_traced.pt ultra-tiny_traced.pt --frames test.extxyz \\
+        [--teacher sevennet] [--out analysis/] [--max-frames N] [--no-html]
+    python -m pair_student.analyze ...
+
+For every student, on the same frames: force R² (overall, x/y/z), RMSE, MAE, |F| correlation,
+angular error (mean, median, histogram), per-element statistics, error distribution and
+percentiles, energy error per atom and stress error on periodic frames. Teacher labels come
+from the frames when they carry energy and forces (a labelled dataset); otherwise the teacher
+(``--teacher`` name, or in Python any ASE calculator) computes them. Frames are streamed and
+only running sums, fixed-bin histograms and fixed-size reservoir samples are kept, so memory
+does not grow with the number of frames.
+
+Writes to ``--out``: ``<student>.png`` (12-panel figure), ``metrics.json`` (schema:
+:data:`pair_student.analysis.schema.SCHEMA`), ``card.md`` and ``card.html``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from .analysis.card import write_card
+from .analysis.figures import plot_student
+from .analysis.metrics import ErrorStats, target_status
+from .analysis.schema import validate
+from .contract import EDGE_INDEX, EDGE_VECTORS, NUM_LOCAL, SPECIES, load_student
+from .graph import atoms_to_graph, edge_forces, edge_virials
+
+
+def _resolve_teacher(teacher):
+    """A Teacher from a name, a Teacher, an ASE calculator or None."""
+    if teacher is None:
+        return None
+    try:
+        from .teachers import get_teacher
+    except ImportError:  # teachers not installed: an ASE calculator still works
+        get_teacher = None
+    if get_teacher is not None:
+        return get_teacher(teacher)
+    if isinstance(teacher, str):
+        raise RuntimeError(f"teacher {teacher!r} requested but pair_student.teachers is unavailable")
+    return _CalculatorTeacher(teacher)
+
+
+class _CalculatorTeacher:
+    """Fallback wrapper of an ASE calculator with the Teacher ``compute`` interface."""
+
+    def __init__(self, calc):
+        self.calc, self.name = calc, type(calc).__name__.lower()
+
+    def compute(self, atoms):
+        work = atoms.copy()
+        work.calc = self.calc
+        stress = work.get_stress(voigt=True) if work.pbc.all() else None
+        return {"energy": work.get_potential_energy(), "forces": work.get_forces(), "stress": stress}
+
+
+def _dataset_labels(atoms) -> Optional[Dict]:
+    """Energy/forces/stress stored with a frame (extxyz SinglePointCalculator), or None."""
+    results = getattr(atoms.calc, "results", None) or {}
+    if "energy" not in results or "forces" not in results:
+        return None
+    stress = results.get("stress") if atoms.pbc.all() else None
+    return {"energy": float(results["energy"]), "forces": np.asarray(results["forces"]),
+            "stress": None if stress is None else np.asarray(stress).reshape(-1)[:6]}
+
+
+class _Student:
+    """A student file, its statistics and its accumulated timing."""
+
+    def __init__(self, path, *, reservoir: int, seed: int):
+        self.path = Path(path)
+        self.module, self.meta = load_student(path)
+        self.dtype = getattr(torch, self.meta["dtype"])
+        self.name = self.path.name.replace("_traced.pt", "").replace(".pt", "")
+        self.stats = ErrorStats(self.meta["elements"], reservoir=reservoir, seed=seed)
+        self.seconds, self.atoms, self.warm = 0.0, 0, False
+
+    def evaluate(self, atoms) -> Dict:
+        g = atoms_to_graph(atoms, self.meta["cutoff"], self.meta["elements"], dtype=self.dtype)
+        args = (g[SPECIES], g[EDGE_INDEX], g[EDGE_VECTORS], g[NUM_LOCAL])
+        if not self.warm:  # TorchScript's profiling executor optimises over the first calls
+            for _ in range(3):
+                self.module(*args)
+            self.warm = True
+        start = time.perf_counter()
+        energies, grad = self.module(*args)
+        self.seconds += time.perf_counter() - start
+        self.atoms += len(atoms)
+        n = g[NUM_LOCAL]
+        forces = edge_forces(g[EDGE_INDEX], grad.detach(), n).to(torch.float64).numpy()
+        stress = None
+        if atoms.pbc.all():
+            from ase.stress import full_3x3_to_voigt_6_stress
+
+            virial = edge_virials(g[EDGE_VECTORS], grad.detach()).sum(0).to(torch.float64).numpy()
+            stress = full_3x3_to_voigt_6_stress(-virial / atoms.get_volume())
+        return {"energy": float(energies.detach().to(torch.float64).sum()), "forces": forces, "stress": stress}
+
+    def parameters(self) -> int:
+        prov = self.meta.get("provenance") or {}
+        for key in ("num_parameters", "parameters", "n_parameters"):
+            if isinstance(prov.get(key), int):
+                return prov[key]
+        count = sum(p.numel() for p in self.module.parameters())
+        # buffer-only students (e.g. the analytic reference) have their constants as buffers
+        return count or sum(b.numel() for b in self.module.buffers() if b.is_floating_point())
+
+    def report(self) -> Dict:
+        summary = self.stats.summary()
+        prov = self.meta.get("provenance") or {}
+        size_name = prov.get("size") or prov.get("preset") or self.name
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "parameters": int(self.parameters()),
+            "file_size_bytes": self.path.stat().st_size,
+            "elements": list(self.meta["elements"]),
+            **summary,
+            "speed": {"us_per_atom": 1e6 * self.seconds / self.atoms if self.atoms else None,
+                      "device": "cpu", "threads": torch.get_num_threads()},
+            "target": target_status(str(size_name), summary["force"]["r2"], summary["angular_error_deg"]["mean"]),
+        }
+
+
+def analyze_students(
+    *,
+    students: Sequence[str | os.PathLike],
+    frames: str | os.PathLike | Iterable,
+    teacher=None,
+    out: str | os.PathLike | None = "analysis",
+    max_frames: Optional[int] = None,
+    reservoir: int = 20000,
+    seed: int = 0,
+    html: bool = True,
+    figures: bool = True,
+) -> Dict:
+    """Analyse ``students`` against the teacher on ``frames``; returns the metrics dict.
+
+    Args:
+        students: student ``.pt`` files.
+        frames: an extxyz (or any ASE-readable) file, streamed, or an iterable of Atoms.
+        teacher: a teacher name, a ``Teacher``, an ASE calculator, or None to use the labels
+            the frames carry (a labelled dataset; frames without labels are then an error).
+        out: directory for figures, ``metrics.json`` and the card; None writes nothing.
+        max_frames: analyse at most this many frames.
+        reservoir: how many force rows each student keeps for scatter plots.
+        seed: seed of the reservoir sampling.
+        html: also write ``card.html``.
+        figures: write the per-student PNGs.
+    """
+    from ase.io import iread
+
+    if not students:
+        raise ValueError("give at least one student file")
+    runs = [_Student(p, reservoir=reservoir, seed=seed) for p in students]
+    frames_file = str(frames) if isinstance(frames, (str, os.PathLike)) else None
+    stream = iread(str(frames)) if frames_file else iter(frames)
+    resolved = None
+    used = {"dataset": 0, "teacher": 0}
+    count = 0
+    for atoms in stream:
+        if max_frames is not None and count >= max_frames:
+            break
+        labels = _dataset_labels(atoms) if teacher is None else None
+        if labels is None:
+            if teacher is None:
+                raise ValueError(f"frame {count} carries no energy/forces and no teacher was given")
+            resolved = resolved or _resolve_teacher(teacher)
+            labels = resolved.compute(atoms)
+            used["teacher"] += 1
+        else:
+            used["dataset"] += 1
+        symbols = atoms.get_chemical_symbols()
+        for run in runs:
+            run.stats.add_frame(symbols, labels, run.evaluate(atoms))
+        count += 1
+    if count == 0:
+        raise ValueError(f"no frames to analyse in {frames_file or 'the given frames'}")
+    teacher_name = getattr(resolved, "name", None) or (str(teacher) if isinstance(teacher, str) else None)
+    report = {
+        "schema_version": 1,
+        "teacher": teacher_name,
+        "labels": "teacher" if used["teacher"] else "dataset",
+        "frames_file": frames_file,
+        "frames": count,
+        "students": [run.report() for run in runs],
+    }
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        for run, entry in zip(runs, report["students"]):
+            entry["figure"] = None
+            if figures:
+                title = f"{entry['name']} vs {teacher_name or 'dataset labels'}  ({count} frames, {entry['atoms']} atoms)"
+                entry["figure"] = str(plot_student(run.stats, entry, out / f"{entry['name']}.png", title=title))
+        validate(report)
+        (out / "metrics.json").write_text(json.dumps(report, indent=2))
+        write_card(report, out, html_too=html)
+    else:
+        validate(report)
+    return report
+
+
+def main(argv: Optional[List[str]] = None, prog: str = "pair-student analyze") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", nargs="+", required=True, help="student .pt files")
+    parser.add_argument("--frames", required=True, help="extxyz frames (labelled or not)")
+    parser.add_argument("--teacher", default=None,
+                        help="teacher name; needed only when the frames carry no energy/forces")
+    parser.add_argument("--out", default="analysis", help="output directory (default: analysis/)")
+    parser.add_argument("--max-frames", type=int, default=None)
+    parser.add_argument("--no-html", action="store_true", help="write card.md only")
+    args = parser.parse_args(argv)
+    try:
+        # a dataset's labels are preferred; --teacher is recorded and used for unlabelled frames
+        report = analyze_students(students=args.students, frames=args.frames, teacher=None, out=args.out,
+                                  max_frames=args.max_frames, html=not args.no_html) \
+            if not args.teacher else _analyze_named(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    for s in report["students"]:
+        ang = s["angular_error_deg"]["mean"]
+        print(f"{s['name']:<24} force R² {s['force']['r2'] or float('nan'):.4f}  "
+              f"angle {ang if ang is not None else float('nan'):.2f}°  "
+              f"{s['speed']['us_per_atom'] or float('nan'):.2f} µs/atom  {s['target']['status']}")
+    print(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'card.md'}")
+    return 0
+
+
+def _analyze_named(args) -> Dict:
+    """With ``--teacher``: use the dataset's labels when every frame has them (the teacher is
+    only recorded), else compute with the teacher."""
+    from ase.io import iread
+
+    labelled = all(_dataset_labels(a) is not None for a in iread(args.frames))
+    report = analyze_students(students=args.students, frames=args.frames,
+                              teacher=None if labelled else args.teacher, out=args.out,
+                              max_frames=args.max_frames, html=not args.no_html)
+    if labelled:
+        report["teacher"] = args.teacher
+        Path(args.out, "metrics.json").write_text(json.dumps(report, indent=2))
+        write_card(report, args.out, html_too=not args.no_html)
+    return report
+
+
+if __name__ == "__main__":
+    sys.exit(main())
