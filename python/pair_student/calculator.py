@@ -9,7 +9,7 @@ import torch
 from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
-from .contract import EDGE_INDEX, EDGE_VECTORS, NUM_LOCAL, SPECIES, load_student
+from .contract import EDGE_INDEX, EDGE_VECTORS, NUM_LOCAL, SPECIES, evaluate, load_student
 from .graph import atom_virials, atoms_to_graph, edge_forces, edge_virials
 
 
@@ -52,7 +52,7 @@ class StudentCalculator(Calculator):
         super().calculate(atoms, properties, system_changes)
         graph = atoms_to_graph(self.atoms, self.cutoff, self.elements, dtype=self.dtype, device=self.device)
         n = graph[NUM_LOCAL]
-        energies, grad = self.module(graph[SPECIES], graph[EDGE_INDEX], graph[EDGE_VECTORS], n)
+        energies, grad = evaluate(self.module, graph[SPECIES], graph[EDGE_INDEX], graph[EDGE_VECTORS], n)
         energies, grad = energies.detach(), grad.detach()
         if not torch.isfinite(energies).all() or not torch.isfinite(grad).all():
             raise FloatingPointError("student returned NaN or inf; is the structure physical (no overlapping atoms)?")

@@ -158,6 +158,15 @@ def save_student(module: torch.nn.Module, path: str | os.PathLike, metadata: Dic
     return path
 
 
+def evaluate(
+    module: torch.nn.Module, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, num_local: int
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Call a student the way ``pair_style student`` does: TorchScript's optimizing executor
+    off, so a scripted file gives the same numbers (bitwise, on CPU) as the eager model."""
+    with torch.jit.optimized_execution(False):
+        return module(species, edge_index, edge_vectors, num_local)
+
+
 def load_student(
     path: str | os.PathLike, *, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
 ) -> Tuple[torch.jit.ScriptModule, Dict[str, Any]]:

@@ -32,6 +32,7 @@ model. TorchScript only: the ONNX exporter folds the dequantization back into fl
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
@@ -230,13 +231,13 @@ def compare_outputs(run, reference: torch.nn.Module, graphs, *, tolerance: float
 
 
 def torchscript_runner(path: str | os.PathLike, dtype: torch.dtype):
-    from .contract import ContractError, load_student
+    from .contract import ContractError, evaluate, load_student
 
     try:
         module, _ = load_student(path, dtype=dtype)
     except (ContractError, RuntimeError, ValueError) as exc:
         raise ExportVerificationError(f"exported file {path} cannot be loaded: {exc}") from exc
-    return module
+    return functools.partial(evaluate, module)
 
 
 def onnx_runner(path: str | os.PathLike):

@@ -39,9 +39,11 @@ def test_export_matches_eager(tmp_path, toy, fmt, dtype):
     diff = differences(run, model, graphs)
     if dtype == "float64":
         assert max(diff.values()) < 1e-10, diff
+    elif fmt == "torchscript":  # run as the plugin runs it: the same kernels as eager
+        assert max(diff.values()) < 1e-6, diff
     else:
-        # float32 itself is only good to ~3e-6 on this model (eager float32 vs float64), so two
-        # float32 implementations agree to ~1e-6 in energies and a few 1e-6 in gradients
+        # onnxruntime's float32 kernels sum in another order: energies agree to ~1e-6, edge
+        # gradients to a few 1e-6 (the model's own float32 rounding is ~3e-6 vs float64)
         assert diff["atom_energy"] < 2e-6 and diff["energy"] < 1e-6, diff
         assert diff["edge_grad"] < 1e-5 and diff["forces"] < 1e-5, diff
 

@@ -13,7 +13,7 @@ from ase.build import bulk, molecule
 from ase.io import read, write
 
 from pair_student import StudentCalculator
-from pair_student.contract import EDGE_INDEX, EDGE_VECTORS, save_student
+from pair_student.contract import EDGE_INDEX, EDGE_VECTORS, evaluate, save_student
 from pair_student.graph import atom_virials, atoms_to_graph, edge_virials
 from pair_student.lammps_runner import NKTV2P_METAL, read_dump, read_thermo, run_lammps
 from pair_student.models import ReferenceStudent
@@ -116,7 +116,7 @@ def reference(atoms: Atoms, model: Path) -> Dict[str, np.ndarray]:
     atoms = atoms.copy()
     atoms.calc = calc
     graph = atoms_to_graph(atoms, calc.cutoff, calc.elements)
-    _, grad = calc.module(*(graph[k] for k in ("species", "edge_index", "edge_vectors")), len(atoms))
+    _, grad = evaluate(calc.module, *(graph[k] for k in ("species", "edge_index", "edge_vectors")), len(atoms))
     w = edge_virials(graph[EDGE_VECTORS], grad.detach()).sum(0).numpy()
     wa = atom_virials(graph[EDGE_INDEX], graph[EDGE_VECTORS], grad.detach(), len(atoms)).numpy()
     voigt = lambda m: np.stack([m[..., 0, 0], m[..., 1, 1], m[..., 2, 2],  # noqa: E731
