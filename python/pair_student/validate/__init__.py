@@ -1,0 +1,372 @@
+"""``pair-student validate``: run the same LAMMPS inputs with the teacher and with each student,
+compare what comes out, and give a verdict.
+
+Without arguments it validates the shipped demo students of every demo system against the
+default teacher (SevenNet-0) with short minimize, NVE and NVT runs. With arguments::
+
+    pair-student validate --teacher sw-si --students a.pt b.pt --structure si --out report/
+    pair-student validate --teacher student:ref.pt --students ref.pt --structure cell.extxyz
+    pair-student validate --input nvt=my_nvt.in --threshold force_r2_min=0.9 ...
+
+A Python teacher runs inside LAMMPS through ``fix external`` (one MPI rank); a classical
+teacher (``sw-si``, ``sw-gan``, ``tersoff-gan``) as its own pair style. The report folder gets
+``report.json``, ``report.md`` and PNG plots; the exit code is 0 when every student passes,
+1 when one fails, 2 when the validation itself could not run (missing file, teacher, LAMMPS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence
+
+from ase import Atoms
+
+from . import compare, report
+from .runs import INPUTS_DIR, PROTOCOLS, Model, Run, check_input, classical_teacher_lines, md_every, python_teacher_model, run_protocol, write_data
+from .teacher_fix import student_lines
+
+DEFAULT_PROTOCOLS = ("minimize", "nve", "nvt")
+DEMO_BY_ELEMENTS = {("Si",): "si", ("Ga", "N"): "gan", ("C", "H", "O"): "ethanol"}
+
+
+class ValidationError(RuntimeError):
+    """The validation itself cannot run (bad arguments, missing files, failing teacher)."""
+
+
+def _tqdm(**kwargs):
+    from tqdm.auto import tqdm
+
+    return tqdm(**kwargs)
+
+
+def teacher_model(teacher, *, elements: Sequence[str], cutoff: float, device: str = "cpu") -> tuple[Model, dict]:
+    """The teacher as a :class:`Model` and a description for the report.
+
+    ``teacher`` is a registry name (classical ones run as their own pair style), ``student:FILE``
+    (a student file evaluated in Python, through fix external: a self-check of the pipeline),
+    a :class:`~pair_student.teachers.Teacher` or an ASE calculator.
+    """
+    if isinstance(teacher, str):
+        lines = classical_teacher_lines(teacher, elements)
+        if lines is not None:
+            return Model("teacher", "classical", lines), {"name": teacher, "kind": "classical LAMMPS pair style",
+                                                          "lines": lines}
+        if teacher.startswith("student:"):
+            from ..calculator import StudentCalculator
+            from ..teachers import get_teacher
+
+            path = Path(teacher.split(":", 1)[1])
+            _check_student(path, elements)
+            teacher = get_teacher(StudentCalculator(path, device=device), name=f"student:{path.name}", version=str(path))
+        else:
+            from ..teachers import get_teacher
+
+            try:
+                teacher = get_teacher(teacher, device=device)
+            except (ImportError, ValueError, FileNotFoundError, RuntimeError) as exc:
+                raise ValidationError(f"teacher {teacher!r} is not available: {exc}") from exc
+    elif not hasattr(teacher, "compute"):  # an ASE calculator; Teachers (anything with compute) pass as is
+        from ..teachers import get_teacher
+
+        teacher = get_teacher(teacher)
+    desc = {"name": getattr(teacher, "name", type(teacher).__name__), "version": getattr(teacher, "version", None),
+            "kind": "Python teacher via fix external (1 rank)"}
+    return python_teacher_model(teacher, cutoff=cutoff), desc
+
+
+def _check_student(path: Path, elements: Sequence[str]) -> dict:
+    from ..contract import ContractError, read_metadata
+
+    if not path.is_file():
+        raise ValidationError(f"student model file {str(path)!r} does not exist")
+    try:
+        meta = read_metadata(path)
+    except ContractError as exc:
+        raise ValidationError(str(exc)) from exc
+    missing = sorted(set(elements) - set(meta["elements"]))
+    if missing:
+        raise ValidationError(f"student {path} knows {meta['elements']}, the structure also has {missing}")
+    return meta
+
+
+def _structure(spec) -> Atoms:
+    if isinstance(spec, Atoms):
+        return spec.copy()
+    from ..data.structures import read_structures
+
+    try:
+        return read_structures(str(spec))[0]
+    except (FileNotFoundError, ValueError) as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def _prepare(atoms: Atoms) -> Atoms:
+    """Molecules need a box for LAMMPS (shrink-wrapped, so its size only sets the start)."""
+    atoms = atoms.copy()
+    if not any(atoms.pbc):
+        atoms.center(vacuum=6.0)
+    elif not all(atoms.pbc):
+        raise ValidationError("mixed periodicity is not supported: use a fully periodic cell or a molecule (pbc=False)")
+    return atoms
+
+
+def validate_system(
+    *,
+    teacher,
+    students: Sequence[str | Path],
+    structure,
+    out: str | Path,
+    system: Optional[str] = None,
+    protocols: Sequence[str] = DEFAULT_PROTOCOLS,
+    inputs: Optional[Mapping[str, str | Path]] = None,
+    steps: int = 50,
+    min_steps: int = 40,
+    temp: float = 300.0,
+    dt: Optional[float] = None,
+    seed: int = 4928459,
+    nprocs: int = 1,
+    device: str = "cpu",
+    thresholds: Optional[Mapping[str, Optional[float]]] = None,
+    progress: bool = True,
+) -> Dict[str, object]:
+    """Validate students against a teacher on one structure; returns this system's report.
+
+    Args:
+        teacher: registry name, ``student:FILE``, Teacher or ASE calculator (see :func:`teacher_model`).
+        students: student ``.pt`` files.
+        structure: ``Atoms``, a structure file or a demo name (``si``, ``gan``, ``ethanol``).
+        out: folder for the runs (``out/<system>/<protocol>/<model>/``).
+        system: name in the report (default: the demo name or the file stem).
+        protocols: which of ``minimize``, ``nve``, ``nvt``, ``npt`` to run (shipped inputs).
+        inputs: ``{protocol: input file}`` to use instead of the shipped inputs.
+        steps: MD steps per run; min_steps: maximum minimiser iterations.
+        temp: temperature in K; dt: timestep in ps (default 0.5 fs with hydrogen, else 1 fs).
+        seed: velocity seed, the same for every model so all runs start identically.
+        nprocs: MPI ranks for students and classical teachers.
+        device: device of a Python teacher and of the students' static evaluation.
+        thresholds: :func:`compare.load_thresholds` values (defaults when None).
+        progress: show tqdm bars.
+    """
+    from ..calculator import StudentCalculator
+    from ..plugin import lmp_executable, plugin_path
+
+    try:
+        lmp_executable()
+        plugin_path()
+    except FileNotFoundError as exc:
+        raise ValidationError(str(exc)) from exc
+    thresholds = dict(thresholds or compare.default_thresholds())
+    atoms = _prepare(_structure(structure))
+    if system is None:  # demo name, file stem, or the formula of an Atoms object
+        if isinstance(structure, Atoms):
+            system = atoms.get_chemical_formula()
+        else:
+            system = Path(str(structure)).stem if Path(str(structure)).is_file() else str(structure)
+    elements = list(dict.fromkeys(atoms.get_chemical_symbols()))
+    paths = [Path(s) for s in students]
+    if not paths:
+        raise ValidationError("no students given")
+    metas = {p: _check_student(p, elements) for p in paths}
+    labels = _labels(paths)
+    periodic = all(atoms.pbc)
+    scripts = {}
+    for name, path in (inputs or {p: INPUTS_DIR / f"{p}.in" for p in protocols}).items():
+        if name not in PROTOCOLS:
+            raise ValidationError(f"unknown protocol {name!r} for input {path}; use one of {', '.join(PROTOCOLS)}")
+        if name == "npt" and not periodic:
+            continue  # a molecule in vacuum has no pressure to control
+        try:
+            scripts[name] = check_input(Path(path))
+        except (FileNotFoundError, ValueError) as exc:
+            raise ValidationError(str(exc)) from exc
+    cutoff = max(m["cutoff"] for m in metas.values())
+    t_model, t_desc = teacher_model(teacher, elements=elements, cutoff=cutoff, device=device)
+    models = [t_model] + [Model(labels[p], "student", student_lines(model=p, elements=elements), path=p) for p in paths]
+
+    out = Path(out) / system
+    out.mkdir(parents=True, exist_ok=True)
+    write_data(atoms, out / "start.data", elements)
+    rattled = atoms.copy()
+    rattled.rattle(stdev=0.05, seed=seed % 2**32)  # so that minimize has positions to relax
+    write_data(rattled, out / "start_min.data", elements)
+    dt = dt or (0.0005 if "H" in elements else 0.001)
+    md_vars = {"temp": temp, "steps": steps, "dt": dt, "seed": seed, "every": md_every(steps),
+               "boundary": "p p p" if periodic else "s s s"}
+    min_vars = {"steps": min_steps, "every": md_every(min_steps), "relax_box": int(periodic), "temp": temp,
+                "boundary": md_vars["boundary"]}
+
+    runs: Dict[str, Dict[str, Run]] = {}
+    bar = _tqdm(total=len(scripts) * len(models), desc=f"{system} runs", disable=not progress, leave=False)
+    for protocol, script in scripts.items():
+        runs[protocol] = {}
+        variables = min_vars if protocol == "minimize" else md_vars
+        for model in models:
+            bar.set_postfix_str(f"{protocol} {model.label}")
+            steps_bar = None
+            if model.kind == "python" and protocol != "minimize":
+                steps_bar = _tqdm(total=int(variables["steps"]), desc=f"teacher {protocol}", disable=not progress,
+                                  leave=False, unit="step")
+            run = run_protocol(model=model, protocol=protocol, script=script, workdir=out / protocol / model.label,
+                               data=out / ("start_min.data" if protocol == "minimize" else "start.data"),
+                               elements=elements, natoms=len(atoms), variables=variables,
+                               nprocs=1 if model.kind == "python" else nprocs, progress=steps_bar,
+                               explode_temp_factor=thresholds["explode_temp_factor"] or float("inf"))
+            if steps_bar is not None:
+                steps_bar.close()
+            bar.update(1)
+            runs[protocol][model.label] = run
+            if model is t_model and not run.ok:
+                bar.close()
+                why = run.error or "; ".join(run.unstable)
+                raise ValidationError(f"the teacher's {protocol} run failed ({why}); see {run.workdir / 'log.lammps'}")
+    bar.close()
+
+    # Static accuracy: every student on frames of the teacher's own MD trajectories.
+    frames, energies = [], []
+    for protocol in ("nvt", "nve", "npt"):
+        if protocol in runs:
+            t_run = runs[protocol]["teacher"]
+            frames += t_run.frames
+            energies += compare.frame_energies(t_run)
+    results = []
+    for p in paths:
+        static = None
+        if frames:
+            calc = StudentCalculator(p, device=device)
+            static = compare.static_accuracy(frames=frames, energies=energies, calc=calc)
+        res = compare.compare_student(student=labels[p], runs=runs, teacher="teacher", static=static,
+                                      start=atoms, thresholds=thresholds)
+        res.update(system=system, path=str(p.resolve()))
+        results.append(res)
+    nvt_teacher = runs.get("nvt", {}).get("teacher")
+    t_desc["atom_steps_per_s"] = nvt_teacher.atom_steps_per_s if nvt_teacher else None
+    t_desc["nve_drift"] = compare.drift(runs["nve"]["teacher"])["drift"] if "nve" in runs else None
+    plots = [f"{system}/{name}" for name in
+             report.plot_system(out=out, system=system, runs=runs, teacher="teacher", results=results,
+                                         start=atoms)]
+    return {"system": system, "natoms": len(atoms), "elements": elements, "teacher": t_desc,
+            "protocols": list(scripts), "variables": {"md": md_vars, "minimize": min_vars},
+            "runs": {p: {m: report.run_summary(r) for m, r in by.items()} for p, by in runs.items()},
+            "results": results, "plots": plots}
+
+
+def _labels(paths: Sequence[Path]) -> Dict[Path, str]:
+    """Short unique run names: the file stem without ``_model_traced``, made unique."""
+    labels: Dict[Path, str] = {}
+    for p in paths:
+        base = p.name.replace("_model_traced.pt", "").replace(".pt", "") or "student"
+        if base == "teacher":
+            base = "student_teacher"
+        label, k = base, 2
+        while label in labels.values():
+            label, k = f"{base}_{k}", k + 1
+        labels[p] = label
+    return labels
+
+
+def write_report(*, out: str | Path, systems: List[Dict[str, object]], thresholds, wall: float, settings=None) -> Dict[str, object]:
+    """Write ``report.json`` and ``report.md`` for all systems; returns the whole report."""
+    out = Path(out)
+    results = [r for s in systems for r in s["results"]]
+    full = {"passed": all(r["passed"] for r in results), "wall_s": wall, "thresholds": thresholds,
+            "settings": settings or {}, "systems": systems, "results": results,
+            "plots": [p for s in systems for p in s["plots"]]}
+    report.write_json(out / "report.json", full)
+    full["table"] = report.write_markdown(out / "report.md", full)
+    return full
+
+
+def _parse_inputs(items: Sequence[str]) -> Dict[str, str]:
+    inputs = {}
+    for item in items:
+        kind, sep, path = item.partition("=")
+        if not sep:
+            path, kind = item, Path(item).stem
+        if kind not in PROTOCOLS:
+            raise ValidationError(f"cannot tell which protocol {item!r} is: name it KIND=FILE with KIND one of {', '.join(PROTOCOLS)}")
+        inputs[kind] = path
+    return inputs
+
+
+def _jobs(args) -> List[dict]:
+    """(system, students, structure) to validate, from the arguments or the shipped students."""
+    if args.students:
+        structure = args.structure
+        if structure is None:
+            from ..contract import read_metadata
+
+            if not Path(args.students[0]).is_file():
+                raise ValidationError(f"student model file {args.students[0]!r} does not exist")
+            key = tuple(sorted(read_metadata(args.students[0])["elements"]))
+            structure = DEMO_BY_ELEMENTS.get(key)
+            if structure is None:
+                raise ValidationError(f"no demo structure for elements {list(key)}: give --structure FILE")
+        return [{"system": None, "students": args.students, "structure": structure}]
+    from ..shipped import shipped_models
+
+    shipped = shipped_models()
+    if not shipped:
+        raise ValidationError("no shipped demo students found (pair_student/demo/<system>/*_model_traced.pt); "
+                              "pass your own with --students A.pt B.pt --structure FILE")
+    if args.structure:
+        shipped = {k: v for k, v in shipped.items() if k == args.structure}
+    return [{"system": s, "students": list(sizes.values()), "structure": s} for s, sizes in shipped.items()]
+
+
+def main(argv: Optional[List[str]] = None, prog: str = "pair-student validate") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="thresholds (NAME: default, meaning):\n" + "\n".join(
+                                         f"  {k}: {v[0]}  {v[1]}" for k, v in compare.THRESHOLDS.items()))
+    parser.add_argument("--teacher", default="sevennet",
+                        help="teacher registry name (sevennet, sw-si, sw-gan, tersoff-gan, orb names) or student:FILE.pt")
+    parser.add_argument("--students", nargs="+", help="student .pt files (default: the shipped demo students)")
+    parser.add_argument("--structure", help="structure file or demo name si|gan|ethanol (default: from the students)")
+    parser.add_argument("--input", nargs="+", default=[], metavar="[KIND=]FILE",
+                        help="LAMMPS inputs to run instead of the shipped ones; KIND is minimize|nve|nvt|npt "
+                        "(taken from the file name when it is one of them)")
+    parser.add_argument("--protocols", nargs="+", default=list(DEFAULT_PROTOCOLS), choices=PROTOCOLS,
+                        help="shipped inputs to run (default: minimize nve nvt)")
+    parser.add_argument("--steps", type=int, default=50,
+                        help="MD steps per run (default 50: the teacher costs ~5-20 ms/atom/step on a CPU)")
+    parser.add_argument("--min-steps", type=int, default=40, help="maximum minimiser iterations (default 40)")
+    parser.add_argument("--temp", type=float, default=300.0, help="temperature in K (default 300)")
+    parser.add_argument("--dt", type=float, help="timestep in ps (default 0.0005 with H, else 0.001)")
+    parser.add_argument("--seed", type=int, default=4928459, help="velocity seed shared by all runs")
+    parser.add_argument("-np", "--np", dest="nprocs", type=int, default=1, help="MPI ranks for student runs")
+    parser.add_argument("--device", default="cpu", help="device for the Python teacher and static evaluation")
+    parser.add_argument("--thresholds", help="JSON file {name: value} overriding default thresholds")
+    parser.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one threshold (repeatable); VALUE none switches the check off")
+    parser.add_argument("--out", default="validate_report", help="report folder (default ./validate_report)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    try:
+        thresholds = compare.load_thresholds(path=args.thresholds, overrides=args.threshold)
+        inputs = _parse_inputs(args.input) if args.input else None
+        systems = []
+        for job in _jobs(args):
+            systems.append(validate_system(
+                teacher=args.teacher, students=job["students"], structure=job["structure"], system=job["system"],
+                out=args.out, protocols=args.protocols, inputs=inputs, steps=args.steps, min_steps=args.min_steps,
+                temp=args.temp, dt=args.dt, seed=args.seed, nprocs=args.nprocs, device=args.device,
+                thresholds=thresholds, progress=not args.no_progress))
+    except (ValidationError, ValueError, FileNotFoundError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    full = write_report(out=args.out, systems=systems, thresholds=thresholds, wall=time.perf_counter() - start,
+                        settings={k: v for k, v in vars(args).items()})
+    print(full["table"])
+    failures = report.print_failures(full["results"])
+    if failures:
+        print(failures)
+    print(f"{'PASS' if full['passed'] else 'FAIL'} in {full['wall_s']:.0f} s; report: {Path(args.out) / 'report.md'}")
+    return 0 if full["passed"] else 1
+
+
+__all__ = ["main", "validate_system", "write_report", "teacher_model", "ValidationError"]
