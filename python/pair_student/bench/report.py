@@ -1,0 +1,174 @@
+"""Benchmark report: Pareto analysis, targets, Markdown tables and the accuracy–speed plot,
+all from the JSON the benchmark writes (``pair-student bench --report-only results.json``
+rebuilds them)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Dict, Optional
+
+
+def _fmt(x, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def pareto_cost(entry: Dict[str, object], size: int) -> Optional[float]:
+    """Serial µs/atom-step of a potential at the row nearest ``size`` atoms."""
+    rows = [r for r in entry.get("speed", []) if r["nprocs"] == 1]
+    if not rows:
+        return None
+    return min(rows, key=lambda r: abs(math.log(r["natoms"] / size)))["us_per_atom_step"]
+
+
+def student_overhead(entry: Dict[str, object], size: int) -> Optional[float]:
+    """Pair-style overhead (graph build + force scatter over model time, %) from the plugin's
+    own timing line of the serial timing run nearest ``size`` atoms (or the overhead run)."""
+    rows = [r for r in entry.get("speed", []) if r["nprocs"] == 1 and r.get("overhead_pct") is not None]
+    if rows:
+        return min(rows, key=lambda r: abs(math.log(r["natoms"] / size)))["overhead_pct"]
+    return (entry.get("overhead") or {}).get("overhead_pct")
+
+
+def analyse(system: Dict[str, object], pareto_size: int) -> Dict[str, object]:
+    """Pareto front membership and the issue's targets for one system (reported, never asserted)."""
+    entries = system["potentials"]
+    points = {e["name"]: (e.get("accuracy", {}).get("force_rmse"), pareto_cost(e, pareto_size)) for e in entries}
+    front = []
+    for name, (err, cost) in points.items():
+        if err is None or cost is None:
+            continue
+        dominated = any(o_err is not None and o_cost is not None and o_err <= err and o_cost <= cost
+                        and (o_err < err or o_cost < cost) for o, (o_err, o_cost) in points.items() if o != name)
+        if not dominated:
+            front.append(name)
+    sw = [points[e["name"]][1] for e in entries if e["kind"] == "classical" and e["name"].startswith("SW")]
+    teacher = (system.get("teacher") or {}).get("us_per_atom_step")
+    targets = []
+    for e in entries:
+        if e["kind"] != "student":
+            continue
+        err, cost = points[e["name"]]
+        faster_better = [o for o, (o_err, o_cost) in points.items()
+                         if o != e["name"] and not o.startswith("student") and o_err is not None and err is not None
+                         and o_cost is not None and cost is not None and o_err <= err and o_cost <= cost]
+        row = {"name": e["name"], "on_front_vs_peers": not faster_better, "dominated_by": faster_better,
+               "cost_vs_sw": (cost / sw[0]) if sw and cost else None,
+               "speedup_vs_teacher": (teacher / cost) if teacher and cost else None,
+               "overhead_pct": student_overhead(e, 10000)}
+        size = e.get("size", "")
+        row["sw_target"] = {"ultra-tiny": 10.0, "original": 50.0}.get(size)
+        targets.append(row)
+    return {"front": front, "pareto_size": pareto_size, "targets": targets}
+
+
+def markdown(results: Dict[str, object]) -> str:
+    out = ["# pair_student benchmark", "",
+           f"Machine: {results['machine']}; {results['mode']} run; LAMMPS {results['lammps']}; "
+           f"torch {results['torch']}; every lmp run on 1 OpenMP thread (`threads 1` for students) "
+           "under `nice -n 19`, on a machine shared with another job (timings are upper bounds).", "",
+           "Force RMSE: against the teacher (SevenNet-0) labels of the held-out test split, forces from "
+           "LAMMPS `run 0` on each test frame. Cost: LAMMPS `Loop time` of NVE MD / (atoms x steps). "
+           "Teacher cost: one `teacher.compute` (E, F, stress) called from Python, 1 thread.", ""]
+    for name, system in results["systems"].items():
+        an = system["analysis"]
+        sizes = sorted({r["natoms"] for e in system["potentials"] for r in e.get("speed", []) if r["nprocs"] == 1})
+        out += [f"## {name}", "", f"Test frames: {system.get('test_frames', '–')} "
+                f"({system.get('dataset', 'no dataset')}). Pareto cost at ~{an['pareto_size']} atoms.", ""]
+        head = "| potential | kind | force RMSE (eV/Å) | force MAE (eV/Å) | force R² | " + " | ".join(f"µs/atom-step @{n}" for n in sizes)
+        head += " | 2 ranks speedup | peak RSS MB (largest) | marginal KB/atom | on front |"
+        out += [head, "|" + "---|" * (head.count("|") - 1)]
+        for e in system["potentials"]:
+            acc = e.get("accuracy", {})
+            serial = {r["natoms"]: r for r in e.get("speed", []) if r["nprocs"] == 1}
+            mpi = [r for r in e.get("speed", []) if r["nprocs"] == 2]
+            speedup = None
+            if mpi and mpi[0]["natoms"] in serial:
+                speedup = serial[mpi[0]["natoms"]]["loop_s"] / serial[mpi[0]["natoms"]]["steps"] / (
+                    mpi[0]["loop_s"] / mpi[0]["steps"])
+            rows = sorted(serial.values(), key=lambda r: r["natoms"])
+            marginal = None
+            if len(rows) >= 2 and rows[-1]["natoms"] > rows[0]["natoms"]:
+                marginal = 1024 * (rows[-1]["max_rss_mb"] - rows[0]["max_rss_mb"]) / (rows[-1]["natoms"] - rows[0]["natoms"])
+            cells = [e["name"], e["kind"], _fmt(acc.get("force_rmse")), _fmt(acc.get("force_mae")),
+                     _fmt(acc.get("force_r2"), 4)]
+            cells += [_fmt(serial[n]["us_per_atom_step"]) if n in serial else "–" for n in sizes]
+            cells += [_fmt(speedup), _fmt(rows[-1]["max_rss_mb"] if rows else None, 4), _fmt(marginal),
+                      "yes" if e["name"] in an["front"] else ""]
+            out.append("| " + " | ".join(cells) + " |")
+        teacher = system.get("teacher")
+        if teacher:
+            out += ["", f"Teacher ({teacher['teacher']}): {_fmt(teacher['us_per_atom_step'])} µs/atom per call "
+                    f"({teacher['natoms']} atoms, {_fmt(teacher['seconds_per_call'])} s/call)."]
+        if an["targets"]:
+            out += ["", "Targets (reported, not asserted):", "",
+                    "| student | no peer faster AND more accurate | cost / SW | SW target | speed-up vs teacher | pair-style overhead % |",
+                    "|---|---|---|---|---|---|"]
+            for t in an["targets"]:
+                front = "yes" if t["on_front_vs_peers"] else "no (" + ", ".join(t["dominated_by"]) + ")"
+                out.append(f"| {t['name']} | {front} | {_fmt(t['cost_vs_sw'])} | "
+                           f"{'≤ %gx' % t['sw_target'] if t['sw_target'] else '–'} | {_fmt(t['speedup_vs_teacher'])} | "
+                           f"{_fmt(t['overhead_pct'])} |")
+        students = [e for e in system["potentials"] if e["kind"] == "student"]
+        if students:
+            out += ["", "Where a student's time goes (plugin's own timing line, rank 0, per call):", "",
+                    "| student | atoms | ranks | model ms | graph build + force scatter ms | overhead % | Pair share of loop |",
+                    "|---|---|---|---|---|---|---|"]
+            for e in students:
+                for r in e.get("speed", []):
+                    if r.get("model_ms") is not None:
+                        out.append(f"| {e['name']} | {r['natoms']} | {r['nprocs']} | {_fmt(r['model_ms'])} | "
+                                   f"{_fmt(r['glue_ms'])} | {_fmt(r['overhead_pct'])} | {_fmt(r['pair_fraction'])} |")
+        fits = [e for e in system["potentials"] if e["kind"] == "peer"]
+        if fits:
+            out += ["", "Peer fits (budget and choice):", ""]
+            for e in fits:
+                info = {k: v for k, v in e["info"].items() if k not in ("search",)}
+                out.append(f"- {e['name']}: " + ", ".join(f"{k}={_fmt(v) if isinstance(v, float) else v}" for k, v in info.items()))
+        out.append("")
+    for note in results.get("notes", []):
+        out.append(f"- {note}")
+    return "\n".join(out) + "\n"
+
+
+def plot(results: Dict[str, object], path: Path) -> Optional[Path]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    systems = {name: system for name, system in results["systems"].items()
+               if any(e.get("accuracy") for e in system["potentials"])}  # no dataset: no x axis
+    if not systems:
+        return None
+    fig, axes = plt.subplots(1, len(systems), figsize=(5.5 * len(systems), 4.5), squeeze=False)
+    markers = {"student": "o", "peer": "s", "classical": "^", "teacher": "*"}
+    for ax, (name, system) in zip(axes[0], systems.items()):
+        size = system["analysis"]["pareto_size"]
+        for e in system["potentials"]:
+            err, cost = e.get("accuracy", {}).get("force_rmse"), pareto_cost(e, size)
+            if err is None or cost is None:
+                continue
+            ax.scatter(err, cost, marker=markers[e["kind"]], s=50)
+            ax.annotate(e["name"], (err, cost), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        teacher = system.get("teacher")
+        if teacher:
+            ax.scatter(0.0, teacher["us_per_atom_step"], marker="*", s=150, color="k")
+            ax.annotate("teacher (reference, RMSE 0)", (0.0, teacher["us_per_atom_step"]), fontsize=7,
+                        xytext=(3, -10), textcoords="offset points")
+        ax.set_yscale("log")
+        ax.set_xlim(left=-0.01)
+        ax.set_xlabel("force RMSE vs teacher (eV/Å)")
+        ax.set_ylabel(f"µs per atom-step in LAMMPS (~{size} atoms, 1 core)")
+        ax.set_title(name)
+        ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

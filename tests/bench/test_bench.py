@@ -1,0 +1,100 @@
+"""pair-student bench: the quick mode runs and writes valid JSON; frame rotation, SNAP fit and
+Pareto logic are right. Nothing here is timed or asserts a speed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from pair_student.plugin import PLUGIN_NAME, plugin_dir
+
+if not (Path(plugin_dir()) / PLUGIN_NAME).is_file():
+    pytest.skip("pair_style student plugin is not built; run install.sh", allow_module_level=True)
+
+
+def _labelled(atoms, teacher):
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    result = teacher.compute(atoms)
+    atoms = atoms.copy()
+    atoms.calc = SinglePointCalculator(atoms, energy=result["energy"], forces=result["forces"])
+    return atoms
+
+
+def test_quick_writes_valid_json(tmp_path):
+    from pair_student.bench import main
+
+    assert main(["--quick", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "bench.json").read_text())
+    si = results["systems"]["si"]
+    names = [p["name"] for p in si["potentials"]]
+    assert "SW" in names and any(n.startswith("student") for n in names)
+    for entry in si["potentials"]:
+        assert entry["speed"], entry["name"]
+        for row in entry["speed"]:
+            assert row["us_per_atom_step"] > 0 and row["natoms"] > 0 and row["max_rss_mb"] > 0
+    assert (tmp_path / "bench.md").read_text().startswith("# pair_student benchmark")
+    assert (tmp_path / "bench.png").stat().st_size > 0
+    # the report can be rebuilt from the JSON alone
+    assert main(["--report-only", str(tmp_path / "bench.json")]) == 0
+
+
+def test_triclinic_frame_forces_come_back_in_frame_axes():
+    """A strained, rattled wurtzite cell (not LAMMPS-aligned): the benchmark's data file +
+    back-rotation gives the same forces as the SW GaN teacher (ASE LAMMPSlib)."""
+    from pair_student.bench.common import Potential
+    from pair_student.bench.evaluate import lammps_forces
+    from pair_student.teachers import get_teacher
+    from pair_student.teachers.lammps import potentials_dir
+
+    atoms = bulk("GaN", "wurtzite", a=3.19, c=5.19) * (3, 3, 2)
+    atoms.set_cell(atoms.cell.array @ np.array([[1.0, 0.03, 0.02], [0.01, 0.98, 0.04], [0.05, 0.0, 1.02]]),
+                   scale_atoms=True)
+    atoms.rattle(0.05, seed=1)
+    reference = get_teacher("sw-gan").compute(atoms.copy())["forces"]
+    sw = Potential("SW", "classical", "sw", [f"* * {potentials_dir() / 'GaN.sw'} Ga N"], ["Ga", "N"])
+    forces = lammps_forces(sw, [atoms])[0]["forces"]
+    np.testing.assert_allclose(forces, reference, atol=1e-8)
+
+
+def test_snap_fit_reproduces_its_own_design_matrix(tmp_path):
+    """SNAP fitted to SW-labelled Si frames: the force RMSE on the validation frames from the
+    design matrix equals the one LAMMPS' pair_style snap gives (signs, ordering, units)."""
+    from pair_student.bench.evaluate import force_errors
+    from pair_student.bench.peers import snap
+    from pair_student.teachers import get_teacher
+
+    teacher = get_teacher("sw-si")
+    frames = []
+    for seed in range(5):
+        atoms = bulk("Si", "diamond", a=5.431, cubic=True) * (2, 2, 2)
+        atoms.rattle(0.1, seed=seed)
+        frames.append(_labelled(atoms, teacher))
+    pot = snap.fit(frames[:4], frames[4:], ["Si"], tmp_path, cutoffs=(4.0,), twojmaxes=(4,), ridges=(1e-6,))
+    errors = force_errors(pot, frames[4:])
+    assert errors["force_rmse"] == pytest.approx(pot.info["val_force_rmse"], rel=1e-4)
+    assert errors["force_rmse"] < 0.5
+
+
+def test_pareto_analysis():
+    from pair_student.bench.report import analyse
+
+    def entry(name, kind, rmse, cost, size=None):
+        return {"name": name, "kind": kind, "size": size, "accuracy": {"force_rmse": rmse},
+                "speed": [{"natoms": 1000, "nprocs": 1, "us_per_atom_step": cost}]}
+
+    system = {"potentials": [entry("student tiny float32", "student", 0.05, 10.0, "tiny"),
+                             entry("student ultra-tiny float32", "student", 0.2, 8.0, "ultra-tiny"),
+                             entry("SNAP", "peer", 0.1, 5.0), entry("SW", "classical", 0.3, 1.0)],
+              "teacher": {"us_per_atom_step": 10000.0}}
+    result = analyse(system, 1000)
+    assert set(result["front"]) == {"student tiny float32", "SNAP", "SW"}
+    targets = {t["name"]: t for t in result["targets"]}
+    assert targets["student tiny float32"]["on_front_vs_peers"]
+    assert targets["student ultra-tiny float32"]["dominated_by"] == ["SNAP"]
+    assert targets["student ultra-tiny float32"]["cost_vs_sw"] == pytest.approx(8.0)
+    assert targets["student tiny float32"]["speedup_vs_teacher"] == pytest.approx(1000.0)
