@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any, Callable, Dict
 
 from .base import StudentModel, polynomial_cutoff
+from .local import PRESETS, LocalStudent
 from .reference import ReferenceStudent
 
 ARCHITECTURES: Dict[str, Callable[..., StudentModel]] = {
     "reference": ReferenceStudent,
+    "local": LocalStudent,
 }
 
 
@@ -21,4 +23,4 @@ def build_student(config: Dict[str, Any]) -> StudentModel:
     return ARCHITECTURES[name](**config)
 
 
-__all__ = ["ARCHITECTURES", "StudentModel", "ReferenceStudent", "build_student", "polynomial_cutoff"]
+__all__ = ["ARCHITECTURES", "LocalStudent", "PRESETS", "StudentModel", "ReferenceStudent", "build_student", "polynomial_cutoff"]

@@ -1,0 +1,206 @@
+"""``local``: a strictly local ACE/MACE-single-layer-like student (``num_layers == 1``).
+
+Per atom ``i`` with neighbours ``j`` inside ``cutoff``::
+
+    b_n(r)      = sqrt(2/rc) sin(n pi r / rc) / r                        Bessel basis
+    R_c^l(r)    = fc(r) * MLP([b(r)] ; bias of the (z_i, z_j) pair)      l = 0, 1, 2 radial weights
+    A0_ic       = sum_j R_c^0                                           scalar moment
+    A1_ic       = sum_j R_c^1 u_ij                                      vector moment (u = r / |r|)
+    A2_ic       = sum_j R_c^2 (u u^T - I/3)                             traceless rank-2 moment
+    features    = A0, A1.W1A1, A2:W2A2 (3-body), A1^T (W3A2) A1, tr(A2 A2 W4A2) (4-body)
+    E_i         = scale * MLP_zi(features) + shift[z_i]
+
+The Cartesian moments are the l <= 2 spherical-harmonic moments of ACE written as tensors;
+the channel mixings ``W`` make the invariants products across channels, not only squares.
+Only local atoms are centres, so under MPI LAMMPS needs one ghost shell of ``cutoff`` and the
+model parallelises like DeePMD/ACE. ``shift`` (least squares of energy vs composition) and
+``scale`` (force RMS) are buffers fitted from data by the trainer, so the network itself learns
+O(1) numbers; ``avg_num_neighbors`` normalises the moments for the same reason.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Optional, Sequence
+
+import torch
+
+from .base import StudentModel, polynomial_cutoff
+
+SQRT2 = math.sqrt(2.0)
+SQRT6 = math.sqrt(6.0)
+
+# Sizes near the earlier attempt's students; ``python -m pair_student.models.local`` prints counts.
+PRESETS: Dict[str, Dict[str, Any]] = {
+    # params for one element: original 431K, tiny 76.5K, ultra-tiny 20.9K. Per-edge cost grows with
+    # channels (128 channels ran 3x slower than 64 at equal params), per-atom cost with hidden,
+    # so the large preset spends its parameters in the readout MLP.
+    "original": {"channels": 64, "num_basis": 8, "radial_hidden": 64, "hidden": 372, "readout_layers": 3, "lmax": 2},
+    "tiny": {"channels": 46, "num_basis": 8, "radial_hidden": 64, "hidden": 144, "readout_layers": 2, "lmax": 2},
+    "ultra-tiny": {"channels": 22, "num_basis": 8, "radial_hidden": 32, "hidden": 80, "readout_layers": 2, "lmax": 2},
+}
+
+
+class LocalStudent(StudentModel):
+    """Local equivariant-moment student; ``preset`` picks sizes, explicit kwargs override them."""
+
+    def __init__(
+        self,
+        elements: Sequence[str],
+        cutoff: float = 5.0,
+        preset: Optional[str] = None,
+        channels: Optional[int] = None,
+        num_basis: Optional[int] = None,
+        radial_hidden: Optional[int] = None,
+        hidden: Optional[int] = None,
+        readout_layers: Optional[int] = None,
+        lmax: Optional[int] = None,
+        envelope_p: int = 6,
+        num_layers: int = 1,
+    ):
+        super().__init__()
+        # a preset (default "tiny") gives the sizes; any size given explicitly wins over it
+        name = "tiny" if preset is None else preset
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; known: {sorted(PRESETS)}")
+        given = {"channels": channels, "num_basis": num_basis, "radial_hidden": radial_hidden,
+                 "hidden": hidden, "readout_layers": readout_layers, "lmax": lmax}
+        sizes = dict(PRESETS[name])
+        sizes.update({k: int(v) for k, v in given.items() if v is not None})
+        channels, num_basis, radial_hidden = sizes["channels"], sizes["num_basis"], sizes["radial_hidden"]
+        hidden, readout_layers, lmax = sizes["hidden"], sizes["readout_layers"], sizes["lmax"]
+        if num_layers != 1:
+            raise ValueError("the local student is strictly local: num_layers must be 1")
+        if lmax not in (1, 2):
+            raise ValueError(f"lmax must be 1 or 2, got {lmax}")
+        if readout_layers < 1:
+            raise ValueError("readout_layers must be >= 1")
+        self.elements = list(elements)
+        self.cutoff = float(cutoff)
+        self.num_layers = 1
+        self.lmax = int(lmax)
+        self.channels = int(channels)
+        self.envelope_p = int(envelope_p)
+        n = len(self.elements)
+        self.num_elements = n
+        self.num_l = self.lmax + 1
+
+        self.register_buffer("frequencies", math.pi / self.cutoff * torch.arange(1, num_basis + 1, dtype=torch.float32))
+        # radial MLP: element-pair-aware through a learned bias of the first layer per (z_i, z_j)
+        self.radial_in = torch.nn.Linear(num_basis, radial_hidden)
+        self.pair_bias = torch.nn.Parameter(torch.zeros(n * n, radial_hidden))
+        self.radial_mid = torch.nn.Linear(radial_hidden, radial_hidden)
+        self.radial_out = torch.nn.Linear(radial_hidden, self.num_l * channels, bias=False)
+        # channel mixings: the second factor of each product invariant
+        num_mix = 1 if self.lmax == 1 else 4
+        self.mix = torch.nn.Parameter(torch.eye(channels).repeat(num_mix, 1, 1) + 0.1 * torch.randn(num_mix, channels, channels) / math.sqrt(channels))
+        num_features = channels * (2 if self.lmax == 1 else 5)
+        # readout: first layer with a per-element bias, i.e. a per-element MLP at shared cost
+        self.readout_in = torch.nn.Linear(num_features, hidden)
+        self.element_bias = torch.nn.Parameter(torch.zeros(n, hidden))
+        self.readout_hidden = torch.nn.ModuleList([torch.nn.Linear(hidden, hidden) for _ in range(readout_layers - 1)])
+        self.readout_out = torch.nn.Linear(hidden, 1)
+        self.act = torch.nn.SiLU()
+        basis = torch.zeros(5, 3, 3)
+        basis[0, 0, 1] = basis[0, 1, 0] = basis[1, 1, 2] = basis[1, 2, 1] = basis[2, 0, 2] = basis[2, 2, 0] = 1 / SQRT2
+        basis[3, 0, 0], basis[3, 1, 1] = 1 / SQRT2, -1 / SQRT2
+        basis[4, 0, 0], basis[4, 1, 1], basis[4, 2, 2] = -1 / SQRT6, -1 / SQRT6, 2 / SQRT6
+        self.register_buffer("sh2_basis", basis.reshape(5, 9))
+        self.register_buffer("shift", torch.zeros(n))
+        self.register_buffer("scale", torch.ones(()))
+        self.register_buffer("avg_num_neighbors", torch.ones(()))
+
+    def config(self) -> Dict[str, Any]:
+        """Constructor kwargs that rebuild this model (what checkpoints store)."""
+        return {
+            "architecture": "local", "elements": list(self.elements), "cutoff": self.cutoff,
+            "channels": self.channels, "num_basis": int(self.frequencies.shape[0]),
+            "radial_hidden": self.radial_in.out_features, "hidden": self.readout_in.out_features,
+            "readout_layers": len(self.readout_hidden) + 1, "lmax": self.lmax, "envelope_p": self.envelope_p,
+        }
+
+    def atom_energies(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, num_local: int
+    ) -> torch.Tensor:
+        center, neighbor = edge_index[0], edge_index[1]
+        # ghost-centred edges (never sent for num_layers == 1, but allowed) go to a dropped row
+        row = torch.where(center < num_local, center, torch.full_like(center, num_local))
+        rows = num_local + 1
+        r = torch.linalg.norm(edge_vectors, dim=1)
+        u = edge_vectors / r.unsqueeze(1)
+        fc = polynomial_cutoff(r, self.cutoff, self.envelope_p)
+        basis = torch.sin(r.unsqueeze(1) * self.frequencies) * (math.sqrt(2.0 / self.cutoff) / r.unsqueeze(1))
+
+        pair = species[center] * self.num_elements + species[neighbor]
+        h = self.act(self.radial_in(basis) + self.pair_bias[pair])
+        h = self.act(self.radial_mid(h))
+        weights = (self.radial_out(h) * (fc / self.avg_num_neighbors).unsqueeze(1)).view(-1, self.num_l, self.channels)
+
+        C = self.channels
+        a0 = torch.zeros((rows, C), dtype=r.dtype, device=r.device).index_add(0, row, weights[:, 0])
+        a1 = torch.zeros((rows, 3, C), dtype=r.dtype, device=r.device).index_add(
+            0, row, u.unsqueeze(2) * weights[:, 1].unsqueeze(1)
+        )
+        a1m = torch.matmul(a1, self.mix[0])
+        feats = [a0, (a1 * a1m).sum(1)]
+        if self.lmax == 2:
+            # u u^T - I/3 in an orthonormal basis of traceless symmetric matrices: 5 numbers per
+            # edge and channel instead of 9, the per-edge product being the model's hot spot
+            x_, y_, z_ = u[:, 0], u[:, 1], u[:, 2]
+            sqrt2, sqrt6 = 1.4142135623730951, 2.449489742783178  # TorchScript has no globals
+            y2 = torch.stack(
+                [sqrt2 * x_ * y_, sqrt2 * y_ * z_, sqrt2 * x_ * z_, (x_ * x_ - y_ * y_) / sqrt2,
+                 (2.0 * z_ * z_ - x_ * x_ - y_ * y_) / sqrt6], dim=1,
+            )
+            a2 = torch.zeros((rows, 5, C), dtype=r.dtype, device=r.device).index_add(
+                0, row, y2.unsqueeze(2) * weights[:, 2].unsqueeze(1)
+            )
+            # Frobenius products are plain dot products in this basis; 3x3 matrices only per node
+            feats.append((a2 * torch.matmul(a2, self.mix[1])).sum(1))
+            mat = torch.einsum("nkc,kp->ncp", a2, self.sh2_basis).reshape(rows, C, 3, 3)
+            m3 = torch.einsum("nkc,kp->ncp", torch.matmul(a2, self.mix[2]), self.sh2_basis).reshape(rows, C, 3, 3)
+            m4 = torch.einsum("nkc,kp->ncp", torch.matmul(a2, self.mix[3]), self.sh2_basis).reshape(rows, C, 3, 3)
+            v = a1.transpose(1, 2)  # (rows, C, 3)
+            feats.append((v.unsqueeze(3) * m3 * v.unsqueeze(2)).sum((2, 3)))
+            feats.append((torch.matmul(mat, mat) * m4.transpose(2, 3)).sum((2, 3)))
+        x = torch.cat(feats, dim=1)[:num_local]
+
+        h = self.act(self.readout_in(x) + self.element_bias[species[:num_local]])
+        for layer in self.readout_hidden:
+            h = self.act(layer(h))
+        out = self.readout_out(h).squeeze(1)
+        return self.scale * out + self.shift[species[:num_local]]
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def time_per_atom(model: torch.nn.Module, atoms, repeats: int = 5) -> float:
+    """Microseconds per atom of scripted forward + edge gradient (float32, as LAMMPS calls it)."""
+    import time
+
+    from ..contract import evaluate
+    from ..graph import atoms_to_graph
+
+    g = atoms_to_graph(atoms, model.cutoff, model.elements, dtype=torch.float32)
+    scripted = torch.jit.script(model).float().eval()
+    args = (g["species"], g["edge_index"], g["edge_vectors"], len(atoms))
+    for _ in range(2):
+        evaluate(scripted, *args)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        evaluate(scripted, *args)
+    return (time.perf_counter() - start) / repeats / len(atoms) * 1e6
+
+
+if __name__ == "__main__":
+    # python -m pair_student.models.local: params and CPU cost on 512-atom diamond Si (cutoff 5)
+    from ase.build import bulk
+
+    si = bulk("Si", "diamond", a=5.43, cubic=True).repeat(4)
+    variants = {name: {"preset": name} for name in PRESETS}
+    variants["ultra-tiny lmax=1"] = {"channels": 32, "hidden": 96, "radial_hidden": 32, "lmax": 1}
+    for name, kw in variants.items():
+        m = LocalStudent(["Si"], 5.0, **kw)
+        print(f"{name:>18}: {count_parameters(m):>7} params, {time_per_atom(m, si):7.1f} us/atom")

@@ -1,0 +1,333 @@
+"""Distillation training of one student on a labelled extxyz dataset.
+
+Loss per batch (teacher labels, eV / Angstrom)::
+
+    w_E mean_b ((E_b - E*_b) / n_b)^2  +  w_F mean_(atoms, xyz) (F - F*)^2  +  w_S mean_(periodic b) (S - S*)^2
+
+Forces and stresses come from the model's ``edge_grad`` with :func:`pair_student.graph.edge_forces`
+/ ``edge_virials`` (the pair style's algebra). float32 training, float64 export.
+
+Data parallel: under ``torchrun`` every rank builds the same global batch (same seeded shuffle)
+and takes every ``world``-th structure of it; losses are normalised by the *global* counts and
+multiplied by ``world`` so DDP's gradient averaging gives exactly the one-process gradient.
+
+Exact resumption: the shuffle of epoch ``e`` comes from a generator seeded by ``(seed, e)``, and
+the checkpoint holds model, EMA, optimizer, scheduler, RNG states, early-stopping state and history.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch
+
+from ..analysis.metrics import MIN_FORCE_FOR_ANGLE, angular_error_deg, r2_score
+from ..models import build_student
+from . import checkpoint as ck
+from .data import collate, fit_shifts, force_rms, frames_to_graphs, mean_neighbors, predict, read_frames
+
+
+@dataclass
+class TrainConfig:
+    dataset: str
+    out: str
+    name: str = "student"  # export file is <out>/<name>_model_traced.pt
+    architecture: str = "local"
+    preset: Optional[str] = "tiny"
+    model_kwargs: Dict[str, Any] = field(default_factory=dict)
+    cutoff: float = 5.0
+    epochs: int = 100
+    batch_size: int = 4
+    lr: float = 3e-3
+    lr_min_ratio: float = 0.02
+    scheduler: str = "cosine"  # cosine | plateau
+    weight_decay: float = 0.0
+    energy_weight: float = 1.0
+    force_weight: float = 1.0
+    stress_weight: float = 10.0
+    ema_decay: float = 0.99  # 0 disables EMA
+    patience: int = 40  # epochs without validation improvement before stopping
+    seed: int = 0
+    max_time: Optional[float] = None  # seconds; stop (with a checkpoint) when exceeded
+    stop_after: Optional[int] = None  # epochs to run in this invocation (tests of resumption)
+    resume: bool = True
+    device: str = "cpu"
+    progress: bool = True
+    export: bool = True
+    teacher: Optional[str] = None  # provenance only; read from the dataset when absent
+    command: Optional[str] = None
+
+
+# ----------------------------------------------------------------------------- distributed
+def dist_info():
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def init_distributed(device: str) -> bool:
+    """Join the ``torchrun`` process group (gloo on CPU, nccl on GPU) when WORLD_SIZE > 1."""
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return False
+    dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+    return True
+
+
+# ----------------------------------------------------------------------------- loss / metrics
+def batch_loss(model, batch, cfg: TrainConfig, counts: Dict[str, int], world: int):
+    """Loss of a (shard of a) batch normalised by the global batch's ``counts``."""
+    pred = predict(model, batch)
+    n = batch["num_atoms"].to(pred["energy"].dtype)
+    e_err = (pred["energy"] - batch["energy"].to(pred["energy"].dtype)) / n
+    loss_e = (e_err**2).sum() / counts["structures"]
+    loss_f = ((pred["forces"] - batch["forces"]) ** 2).sum() / (3 * counts["atoms"])
+    mask = batch["has_stress"]
+    loss_s = ((pred["stress"][mask] - batch["stress"][mask]) ** 2).sum() / (9 * max(counts["stress"], 1))
+    loss = cfg.energy_weight * loss_e + cfg.force_weight * loss_f + cfg.stress_weight * loss_s
+    return loss * world, {"energy": float(loss_e.detach()), "forces": float(loss_f.detach()), "stress": float(loss_s.detach())}
+
+
+def counts_of(graphs) -> Dict[str, int]:
+    return {"structures": len(graphs), "atoms": sum(int(g["num_local"]) for g in graphs),
+            "stress": sum(bool(g["has_stress"]) for g in graphs)}
+
+
+def evaluate_graphs(model, graphs, *, dtype=None, batch_size: int = 8, device="cpu") -> Dict[str, float]:
+    """Force R2/RMSE/MAE, mean angular error, energy MAE/RMSE per atom, stress RMSE against labels."""
+    was_training = model.training
+    model.eval()
+    fp, ft, e_err, s_err = [], [], [], []
+    for i in range(0, len(graphs), batch_size):
+        batch = collate(graphs[i:i + batch_size], device=device)
+        if dtype is not None:
+            batch["edge_vectors"] = batch["edge_vectors"].to(dtype)
+        pred = predict(model, batch)
+        fp.append(pred["forces"].detach().double().cpu().numpy())
+        ft.append(batch["forces"].double().cpu().numpy())
+        e_err.append(((pred["energy"].detach().double() - batch["energy"].double()) / batch["num_atoms"]).cpu().numpy())
+        mask = batch["has_stress"]
+        s_err.append((pred["stress"].detach().double()[mask] - batch["stress"].double()[mask]).reshape(-1).cpu().numpy())
+    model.train(was_training)
+    fp, ft, e_err, s_err = np.concatenate(fp), np.concatenate(ft), np.concatenate(e_err), np.concatenate(s_err)
+    valid = np.linalg.norm(ft, axis=1) >= MIN_FORCE_FOR_ANGLE
+    angles = angular_error_deg(ft[valid], fp[valid]) if valid.any() else np.zeros(1)
+    return {
+        "force_r2": r2_score(ft, fp),
+        "force_rmse": float(np.sqrt(((fp - ft) ** 2).mean())),
+        "force_mae": float(np.abs(fp - ft).mean()),
+        "force_angle_mean_deg": float(angles.mean()),
+        "energy_mae_per_atom": float(np.abs(e_err).mean()),
+        "energy_rmse_per_atom": float(np.sqrt((e_err**2).mean())),
+        "stress_rmse": float(np.sqrt((s_err**2).mean())) if s_err.size else float("nan"),
+    }
+
+
+# ----------------------------------------------------------------------------- EMA
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for pe, pm in zip(ema.parameters(), model.parameters()):
+        pe.mul_(decay).add_(pm.detach(), alpha=1.0 - decay)
+    for be, bm in zip(ema.buffers(), model.buffers()):
+        be.copy_(bm)
+
+
+# ----------------------------------------------------------------------------- training
+def _split(frames, seed: int):
+    """train/val/test by ``info["split"]``; frames without one are split 90/10 train/val."""
+    parts = {"train": [], "val": [], "test": []}
+    loose = []
+    for a in frames:
+        s = a.info.get("split")
+        (parts[s] if s in parts else loose).append(a)
+    if loose:
+        order = np.random.default_rng(seed).permutation(len(loose))
+        n_val = max(1, len(loose) // 10) if len(loose) > 1 else 0
+        parts["val"] += [loose[i] for i in order[:n_val]]
+        parts["train"] += [loose[i] for i in order[n_val:]]
+    if not parts["train"]:
+        raise ValueError("dataset has no training frames")
+    if not parts["val"]:
+        parts["val"] = parts["train"][-1:]  # tiny datasets: validate on one training frame
+    return parts
+
+
+def _elements(frames) -> List[str]:
+    from ase.data import atomic_numbers
+
+    return sorted({s for a in frames for s in a.get_chemical_symbols()}, key=lambda s: atomic_numbers[s])
+
+
+def train(cfg: TrainConfig) -> Dict[str, Any]:
+    """Train (or resume) one student; returns the summary (metrics, paths). Rank 0 writes files."""
+    init_distributed(cfg.device)
+    rank, world = dist_info()
+    device = torch.device(cfg.device if not cfg.device.startswith("cuda") or world == 1 else f"cuda:{rank % max(torch.cuda.device_count(), 1)}")
+    out = Path(cfg.out)
+    ckpt_path = out / f"{cfg.name}_checkpoint.pt"
+    frames = read_frames(cfg.dataset)
+    elements = _elements(frames)
+    parts = _split(frames, cfg.seed)
+    graphs = {k: frames_to_graphs(v, cfg.cutoff, elements) for k, v in parts.items()}
+    teacher = cfg.teacher or frames[0].info.get("teacher")
+
+    torch.manual_seed(cfg.seed)
+    model_config = {"architecture": cfg.architecture, "elements": elements, "cutoff": cfg.cutoff, **cfg.model_kwargs}
+    if cfg.preset is not None:
+        model_config["preset"] = cfg.preset
+    model = build_student(model_config)
+    if hasattr(model, "shift"):  # data statistics, so the network learns O(1) numbers
+        model.shift.copy_(fit_shifts(graphs["train"], len(elements)).to(model.shift.dtype))
+        model.scale.fill_(force_rms(graphs["train"]))
+        model.avg_num_neighbors.fill_(mean_neighbors(graphs["train"]))
+    model = model.float().to(device)
+    ema = copy.deepcopy(model) if cfg.ema_decay > 0 else None
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.scheduler == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.epochs, 1), eta_min=cfg.lr * cfg.lr_min_ratio)
+    elif cfg.scheduler == "plateau":
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(cfg.patience // 4, 2), min_lr=cfg.lr * cfg.lr_min_ratio)
+    else:
+        raise ValueError(f"scheduler must be cosine or plateau, not {cfg.scheduler!r}")
+
+    state = {"epoch": 0, "best": math.inf, "best_epoch": -1, "bad_epochs": 0, "history": [], "elapsed": 0.0}
+    best_state = copy.deepcopy((ema or model).state_dict())
+    if cfg.resume and ckpt_path.is_file():
+        saved = ck.read_checkpoint(ckpt_path)
+        ck.load_state(model, saved["train_state_dict"], source=str(ckpt_path))
+        if ema is not None:
+            ck.load_state(ema, saved["ema_state_dict"], source=str(ckpt_path))
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        best_state = {k: v.to(device) for k, v in saved["state_dict"].items()}
+        state = saved["train_state"]
+        ck.set_rng_state(saved["rng"])
+
+    train_model = model
+    if world > 1:
+        train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    metadata = {"elements": elements, "cutoff": cfg.cutoff, "num_layers": int(getattr(model, "num_layers", 1))}
+
+    def make_checkpoint():
+        return {
+            "model_config": model.config() if hasattr(model, "config") else model_config,
+            "state_dict": best_state, "train_state_dict": model.state_dict(),
+            "ema_state_dict": ema.state_dict() if ema is not None else None,
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "train_state": state, "rng": ck.rng_state(), "train_config": asdict(cfg),
+            "metadata": {**metadata, "provenance": {"teacher": teacher, "dataset": str(cfg.dataset), "seed": cfg.seed}},
+        }
+
+    train_graphs = graphs["train"]
+    n_train = len(train_graphs)
+    bar = None
+    if cfg.progress and rank == 0:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.epochs, initial=state["epoch"], desc=cfg.name, dynamic_ncols=True)
+    start = time.perf_counter() - state["elapsed"]
+    ran = 0
+    stopped = "epochs"
+    while state["epoch"] < cfg.epochs:
+        epoch = state["epoch"]
+        model.train()
+        order = torch.randperm(n_train, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch)).tolist()
+        totals = {"loss": 0.0, "energy": 0.0, "forces": 0.0, "stress": 0.0}
+        n_batches = 0
+        for i in range(0, n_train, cfg.batch_size):
+            global_batch = [train_graphs[j] for j in order[i:i + cfg.batch_size]]
+            shard = global_batch[rank::world]
+            counts = counts_of(global_batch)
+            optimizer.zero_grad(set_to_none=True)
+            if shard:
+                loss, parts_ = batch_loss(train_model, collate(shard, device=device), cfg, counts, world)
+            else:  # more ranks than structures: contribute zero gradient to the all-reduce
+                loss, parts_ = sum(p.sum() * 0.0 for p in train_model.parameters()), {"energy": 0.0, "forces": 0.0, "stress": 0.0}
+            loss.backward()
+            optimizer.step()
+            if ema is not None:
+                ema_update(ema, model, cfg.ema_decay)
+            totals["loss"] += float(loss.detach()) / world
+            for k, v in parts_.items():
+                totals[k] += v
+            n_batches += 1
+        val_raw = evaluate_graphs(model, graphs["val"], device=device)
+        val = evaluate_graphs(ema, graphs["val"], device=device) if ema is not None else val_raw
+        # validation loss in the training loss's units, on the deployable (EMA) weights
+        val_loss = cfg.energy_weight * val["energy_rmse_per_atom"] ** 2 + cfg.force_weight * val["force_rmse"] ** 2
+        if cfg.scheduler == "plateau":
+            scheduler.step(val_loss)
+        else:
+            scheduler.step()
+        state["epoch"] = epoch + 1
+        if val_loss < state["best"]:
+            state.update(best=val_loss, best_epoch=epoch, bad_epochs=0)
+            best_state = copy.deepcopy((ema or model).state_dict())
+        else:
+            state["bad_epochs"] += 1
+        state["elapsed"] = time.perf_counter() - start
+        state["history"].append({"epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
+                                 "train_loss": totals["loss"] / max(n_batches, 1), "val": val, "val_raw": val_raw,
+                                 "val_loss": val_loss, "elapsed_s": state["elapsed"]})
+        ran += 1
+        if rank == 0:
+            ck.save_checkpoint(make_checkpoint(), ckpt_path)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{totals['loss'] / max(n_batches, 1):.3g}", val_F=f"{val['force_rmse']:.4f}",
+                            val_E=f"{val['energy_mae_per_atom'] * 1000:.2f}meV", lr=f"{optimizer.param_groups[0]['lr']:.2g}")
+        if state["bad_epochs"] >= cfg.patience:
+            stopped = "early_stopping"
+            break
+        if cfg.max_time is not None and state["elapsed"] > cfg.max_time:
+            stopped = "max_time"
+            break
+        if cfg.stop_after is not None and ran >= cfg.stop_after:
+            stopped = "stop_after"
+            break
+    if bar is not None:
+        bar.close()
+
+    summary: Dict[str, Any] = {"checkpoint": str(ckpt_path), "stopped": stopped, "epochs_done": state["epoch"],
+                               "best_epoch": state["best_epoch"], "elapsed_s": state["elapsed"], "elements": elements}
+    if rank == 0 and stopped != "stop_after":
+        final = build_student(model.config() if hasattr(model, "config") else model_config)
+        ck.load_state(final, best_state)
+        final = final.double().eval()
+        test = graphs["test"] or graphs["val"]
+        summary["test_split"] = "test" if graphs["test"] else "val"
+        summary["metrics"] = evaluate_graphs(final, test, dtype=torch.float64)
+        summary["val_metrics"] = evaluate_graphs(final, graphs["val"], dtype=torch.float64)
+        summary["params"] = sum(p.numel() for p in final.parameters())
+        if cfg.export:
+            summary["model"] = str(export_model(final, cfg, metadata, teacher, summary))
+        (out / f"{cfg.name}_summary.json").write_text(json.dumps({**summary, "history": state["history"]}, indent=1, default=str))
+    return summary
+
+
+def export_model(model, cfg: TrainConfig, metadata: Dict[str, Any], teacher, summary) -> Path:
+    """``save_student`` of the float64 best (EMA) model with its provenance."""
+    from ..contract import save_student
+
+    provenance = {
+        "teacher": teacher, "dataset": str(cfg.dataset), "seed": cfg.seed, "size": cfg.name,
+        "architecture": cfg.architecture, "preset": cfg.preset, "params": summary.get("params"),
+        "metrics": summary.get("metrics"), "test_split": summary.get("test_split"),
+        "epochs": summary.get("epochs_done"), "best_epoch": summary.get("best_epoch"),
+        "command": cfg.command or " ".join(shlex.quote(a) for a in sys.argv),
+    }
+    path = Path(cfg.out) / f"{cfg.name}_model_traced.pt"
+    return save_student(model.double().eval(), path, {**metadata, "dtype": "float64", "provenance": provenance})

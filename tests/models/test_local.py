@@ -1,0 +1,143 @@
+"""LocalStudent: exact gradients, invariances, smooth cutoff, TorchScript, ghosts, presets."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import bulk
+
+from pair_student.contract import evaluate
+from pair_student.graph import atoms_to_graph, edge_forces, edge_virials
+from pair_student.models import PRESETS, LocalStudent, build_student
+
+ELEMENTS = ["Al", "Cu"]
+CUTOFF = 4.0
+
+
+def _model(lmax=2, seed=0):
+    torch.manual_seed(seed)
+    m = LocalStudent(ELEMENTS, CUTOFF, channels=6, radial_hidden=12, hidden=16, lmax=lmax).double().eval()
+    with torch.no_grad():  # random non-trivial readout so every invariant matters
+        for p in m.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    return m
+
+
+def _cell(seed=0):
+    a = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 1, 1))
+    a.symbols[[1, 4]] = "Al"
+    a.rattle(0.1, seed=seed)
+    a.set_cell(a.cell @ (np.eye(3) + 0.02 * np.random.default_rng(seed).standard_normal((3, 3))), scale_atoms=True)
+    return a
+
+
+def _energy(m, atoms):
+    g = atoms_to_graph(atoms, CUTOFF, ELEMENTS)
+    e, grad = m(g["species"], g["edge_index"], g["edge_vectors"], g["num_local"])
+    return e.sum().item(), g, grad
+
+
+@pytest.mark.parametrize("lmax", [1, 2])
+def test_forces_and_virial_are_finite_difference_derivatives(lmax):
+    m, atoms = _model(lmax), _cell()
+    _, g, grad = _energy(m, atoms)
+    forces = edge_forces(g["edge_index"], grad, len(atoms)).numpy()
+    virial = edge_virials(g["edge_vectors"], grad).sum(0).numpy()
+    h = 1e-5
+    for i in (0, 1, 5):
+        for k in range(3):
+            plus, minus = atoms.copy(), atoms.copy()
+            plus.positions[i, k] += h
+            minus.positions[i, k] -= h
+            fd = -(_energy(m, plus)[0] - _energy(m, minus)[0]) / (2 * h)
+            assert forces[i, k] == pytest.approx(fd, abs=1e-7)
+    dE = np.zeros((3, 3))
+    for a in range(3):
+        for b in range(3):
+            out = []
+            for s in (h, -h):
+                eps = np.eye(3)
+                eps[a, b] += s
+                x = atoms.copy()
+                x.set_cell(atoms.cell @ eps.T, scale_atoms=True)  # r -> (I + eps) r
+                out.append(_energy(m, x)[0])
+            dE[a, b] = (out[0] - out[1]) / (2 * h)
+    np.testing.assert_allclose(virial, -dE.T, atol=1e-7)
+
+
+def test_rotation_translation_permutation_invariance():
+    m, atoms = _model(), _cell(1)
+    e0, g, grad = _energy(m, atoms)
+    f0 = edge_forces(g["edge_index"], grad, len(atoms)).numpy()
+    q, _ = np.linalg.qr(np.random.default_rng(3).standard_normal((3, 3)))
+    rot = atoms.copy()
+    rot.set_cell(atoms.cell @ q.T, scale_atoms=True)
+    e1, g1, grad1 = _energy(m, rot)
+    assert e1 == pytest.approx(e0, abs=1e-10)
+    np.testing.assert_allclose(edge_forces(g1["edge_index"], grad1, len(atoms)).numpy(), f0 @ q.T, atol=1e-10)
+    moved = atoms.copy()
+    moved.positions += [0.3, -1.1, 2.0]
+    assert _energy(m, moved)[0] == pytest.approx(e0, abs=1e-10)
+    perm = np.random.default_rng(4).permutation(len(atoms))
+    assert _energy(m, atoms[perm])[0] == pytest.approx(e0, abs=1e-10)
+
+
+def test_energy_and_force_vanish_smoothly_at_cutoff():
+    m = _model()
+
+    def dimer(r):
+        atoms = Atoms("AlCu", positions=[[0, 0, 0], [r, 0, 0]], pbc=False)
+        e, g, grad = _energy(m, atoms)
+        return e, edge_forces(g["edge_index"], grad, 2).numpy()
+
+    e_far, _ = dimer(CUTOFF + 0.5)
+    for d in (1e-2, 1e-3):
+        e, f = dimer(CUTOFF - d)
+        # the envelope has vanishing value, slope and curvature at the cutoff: E ~ d^3, F ~ d^2
+        assert abs(e - e_far) < 1.0 * d**3
+        assert np.abs(f).max() < 10.0 * d**2
+
+
+def test_scripted_matches_eager_float64_and_float32():
+    m, atoms = _model(), _cell(2)
+    s = torch.jit.script(m)
+    g = atoms_to_graph(atoms, CUTOFF, ELEMENTS)
+    args = (g["species"], g["edge_index"], g["edge_vectors"], g["num_local"])
+    for a, b in zip(m(*args), evaluate(s, *args)):
+        assert torch.equal(a, b)
+    s32 = torch.jit.script(copy.deepcopy(m)).float()  # scripting shares parameters: copy first
+    e32, g32 = evaluate(s32, g["species"], g["edge_index"], g["edge_vectors"].float(), g["num_local"])
+    assert e32.dtype == torch.float32 and g32.dtype == torch.float32
+    np.testing.assert_allclose(e32.detach().double().numpy(), m(*args)[0].detach().numpy(), atol=1e-4)
+
+
+def test_ghost_nodes_and_ghost_centres_do_not_change_local_energies():
+    m, atoms = _model(), _cell(3)
+    g = atoms_to_graph(atoms, CUTOFF, ELEMENTS)
+    e0, grad0 = m(g["species"], g["edge_index"], g["edge_vectors"], g["num_local"])
+    n_local = 5
+    keep = g["edge_index"][0] < n_local  # LAMMPS: only local atoms are centres
+    e1, grad1 = m(g["species"], g["edge_index"][:, keep], g["edge_vectors"][keep], n_local)
+    assert e1.shape == (n_local,)
+    torch.testing.assert_close(e1, e0[:n_local], atol=1e-12, rtol=0)
+    # ghost-centred edges present anyway: same local energies, zero gradient on those edges
+    e2, grad2 = m(g["species"], g["edge_index"], g["edge_vectors"], n_local)
+    torch.testing.assert_close(e2, e0[:n_local], atol=1e-12, rtol=0)
+    assert grad2[~keep].abs().max() == 0
+
+
+def test_presets_sizes_and_registry():
+    targets = {"original": 430_000, "tiny": 77_000, "ultra-tiny": 21_000}
+    for name, target in targets.items():
+        m = build_student({"architecture": "local", "preset": name, "elements": ["Si"], "cutoff": 5.0})
+        n = sum(p.numel() for p in m.parameters())
+        assert abs(n - target) / target < 0.1, (name, n)
+        rebuilt = build_student(m.config())
+        assert sum(p.numel() for p in rebuilt.parameters()) == n
+    assert set(PRESETS) == set(targets)
+    m = build_student({"architecture": "local", "preset": "tiny", "channels": 8, "elements": ["Si"]})
+    assert m.channels == 8
+    with pytest.raises(ValueError, match="unknown preset"):
+        LocalStudent(["Si"], preset="huge")

@@ -1,0 +1,140 @@
+"""Trainer: learning, exact resumption, DDP == one process, checkpoints, export, distill CLI."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from pair_student.contract import evaluate, load_student, read_metadata
+from pair_student.graph import atoms_to_graph
+from pair_student.models import build_student
+from pair_student.training import CheckpointMismatchError, TrainConfig, load_checkpoint_model, train
+from pair_student.training.checkpoint import load_state, read_checkpoint
+from pair_student.training.data import collate, frames_to_graphs, read_frames
+from pair_student.training.trainer import batch_loss, counts_of
+
+from _training_helpers import SMALL_MODEL
+
+HERE = Path(__file__).parent
+
+
+def _cfg(dataset, out, **kw):
+    base = dict(dataset=str(dataset), out=str(out), name="t", preset=None, cutoff=4.0, model_kwargs=SMALL_MODEL,
+                epochs=4, batch_size=2, lr=5e-3, progress=False, export=False)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_student_overfits_a_few_frames(dataset, tmp_path):
+    summary = train(_cfg(dataset, tmp_path, epochs=60, ema_decay=0.0, patience=1000, lr=1e-2))
+    history = json.loads((tmp_path / "t_summary.json").read_text())["history"]
+    losses = [h["train_loss"] for h in history]
+    assert losses[-1] < 0.2 * losses[0]
+    assert summary["metrics"]["force_r2"] > 0.8  # held-out EMT frames after seconds of training
+
+
+def test_resumed_run_equals_uninterrupted(dataset, tmp_path):
+    train(_cfg(dataset, tmp_path / "a"))
+    train(_cfg(dataset, tmp_path / "b", stop_after=2))
+    assert read_checkpoint(tmp_path / "b" / "t_checkpoint.pt")["train_state"]["epoch"] == 2
+    train(_cfg(dataset, tmp_path / "b"))
+    a, b = read_checkpoint(tmp_path / "a" / "t_checkpoint.pt"), read_checkpoint(tmp_path / "b" / "t_checkpoint.pt")
+    for key in ("train_state_dict", "ema_state_dict", "state_dict"):
+        for name, value in a[key].items():
+            assert torch.equal(value, b[key][name]), (key, name)
+    assert a["optimizer"]["param_groups"][0]["lr"] == b["optimizer"]["param_groups"][0]["lr"]
+
+
+def test_ddp_two_processes_match_one(dataset, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(HERE.parents[1] / "python"), os.environ.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29617",
+           str(HERE / "ddp_worker.py"), str(dataset), str(tmp_path)]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    # one process, whole batch, same initial weights
+    torch.manual_seed(0)
+    graphs = frames_to_graphs(read_frames(dataset, "train"), 4.0, ["Al", "Cu"], dtype=torch.float64)
+    model = build_student({"architecture": "local", "elements": ["Al", "Cu"], "cutoff": 4.0,
+                           "channels": 6, "radial_hidden": 12, "hidden": 16}).double()
+    loss, _ = batch_loss(model, collate(graphs), TrainConfig(dataset="", out=""), counts_of(graphs), 1)
+    loss.backward()
+    ddp = torch.load(tmp_path / "ddp_grads.pt")
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(ddp[name], p.grad, rtol=1e-10, atol=1e-12)
+    # the trainer under torchrun follows the single-process trajectory (float32 rounding aside)
+    train(_cfg(dataset, tmp_path / "single", name="ddp", epochs=2, batch_size=4, lr=3e-3))
+    d, s = read_checkpoint(tmp_path / "ddp_checkpoint.pt"), read_checkpoint(tmp_path / "single" / "ddp_checkpoint.pt")
+    for name, value in s["train_state_dict"].items():
+        torch.testing.assert_close(d["train_state_dict"][name], value, rtol=1e-3, atol=1e-4)
+
+
+def test_checkpoint_prefixes_and_mismatch(dataset, tmp_path):
+    train(_cfg(dataset, tmp_path, epochs=1))
+    ckpt = read_checkpoint(tmp_path / "t_checkpoint.pt")
+    model = build_student(ckpt["model_config"])
+    for prefix in ("module.", "model.", "module.model."):
+        load_state(model, {prefix + k: v for k, v in ckpt["state_dict"].items()})
+    state = dict(ckpt["state_dict"])
+    state["extra.weight"] = state.pop("readout_out.weight")
+    with pytest.raises(CheckpointMismatchError, match=r"missing keys \['readout_out.weight'\].*unexpected keys \['extra.weight'\]"):
+        load_state(model, state)
+    other = build_student({**ckpt["model_config"], "channels": 7})
+    with pytest.raises(CheckpointMismatchError, match="shape mismatch"):
+        load_state(other, ckpt["state_dict"])
+
+
+def test_export_and_load_checkpoint_model(dataset, tmp_path):
+    summary = train(_cfg(dataset, tmp_path, epochs=2, export=True, name="tiny", seed=3))
+    path = tmp_path / "tiny_model_traced.pt"
+    assert summary["model"] == str(path)
+    meta = read_metadata(path)
+    assert meta["elements"] == ["Al", "Cu"] and meta["cutoff"] == 4.0 and meta["num_layers"] == 1
+    assert meta["dtype"] == "float64"
+    prov = meta["provenance"]
+    assert prov["teacher"] == "emt" and prov["seed"] == 3 and "force_r2" in prov["metrics"] and prov["command"]
+    model, metadata = load_checkpoint_model(tmp_path / "tiny_checkpoint.pt")
+    assert metadata["elements"] == ["Al", "Cu"] and next(model.parameters()).dtype == torch.float64
+    scripted, _ = load_student(path)
+    g = atoms_to_graph(read_frames(dataset)[0], 4.0, ["Al", "Cu"])
+    args = (g["species"], g["edge_index"], g["edge_vectors"], g["num_local"])
+    for x, y in zip(model(*args), evaluate(scripted, *args)):
+        torch.testing.assert_close(x, y, rtol=0, atol=1e-12)
+
+
+def test_train_and_distill_commands(dataset, tmp_path):
+    from pair_student.distill import main as distill
+    from pair_student.training.cli import main as train_cli
+
+    assert train_cli([str(dataset), "--out", str(tmp_path), "--size", "ultra-tiny", "--cutoff", "4.0", "--epochs", "1",
+                      "--model", json.dumps(SMALL_MODEL), "--no-progress"]) == 0
+    assert (tmp_path / "ultra-tiny_model_traced.pt").is_file()
+    out = tmp_path / "distill"
+    assert distill(["--dataset", str(dataset), "--sizes", "ultra-tiny", "--out", str(out), "--epochs", "1",
+                    "--cutoff", "4.0", "--no-progress"]) == 0
+    summary = json.loads((out / "distill_summary.json").read_text())
+    assert (out / "ultra-tiny_model_traced.pt").is_file() and "force_r2" in summary["sizes"]["ultra-tiny"]["metrics"]
+    assert distill(["--dataset", str(dataset), "--sizes", "huge", "--out", str(out)]) == 2
+
+
+def test_distill_samples_labels_trains_and_exports(tmp_path, monkeypatch):
+    """The whole pipeline with EMT standing in for the teacher (sample -> label -> train -> export)."""
+    import ase.io
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    import pair_student.teachers as teachers
+    from pair_student.distill import main as distill
+
+    monkeypatch.setattr(teachers, "get_teacher", lambda name, device="cpu", **kw: teachers.ASETeacher(EMT(), name="emt"))
+    structure = bulk("Cu", "fcc", a=3.6, cubic=True)
+    ase.io.write(tmp_path / "cu.extxyz", structure)
+    out = tmp_path / "out"
+    assert distill(["--structures", str(tmp_path / "cu.extxyz"), "--teacher", "emt", "--sizes", "ultra-tiny",
+                    "--out", str(out), "--frames", "12", "--epochs", "1", "--cutoff", "4.0", "--no-progress"]) == 0
+    assert (out / "dataset.extxyz").is_file()
+    meta = read_metadata(out / "ultra-tiny_model_traced.pt")
+    assert meta["elements"] == ["Cu"] and meta["provenance"]["teacher"] == "emt"
