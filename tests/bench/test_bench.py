@@ -38,7 +38,11 @@ def test_quick_writes_valid_json(tmp_path):
         for row in entry["speed"]:
             assert row["us_per_atom_step"] > 0 and row["natoms"] > 0 and row["max_rss_mb"] > 0
     assert (tmp_path / "bench.md").read_text().startswith("# pair_student benchmark")
-    assert (tmp_path / "bench.png").stat().st_size > 0
+    has_accuracy = any(e.get("accuracy") for e in si["potentials"])
+    # the RMSE axis needs a test split: without a dataset (a fresh clone) no plot is drawn
+    assert (tmp_path / "bench.png").exists() == has_accuracy
+    if has_accuracy:
+        assert (tmp_path / "bench.png").stat().st_size > 0
     # the report can be rebuilt from the JSON alone
     assert main(["--report-only", str(tmp_path / "bench.json")]) == 0
 
