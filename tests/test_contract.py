@@ -1,5 +1,6 @@
 """The .pt file carries its metadata; bad files are refused with clear errors."""
 
+import os
 import zipfile
 
 import pytest
@@ -25,6 +26,9 @@ def test_metadata_round_trip(tmp_path):
 def test_save_is_atomic_and_leaves_no_temp_files(tmp_path):
     save_student(ReferenceStudent(["Si"]), tmp_path / "m.pt", {"elements": ["Si"], "cutoff": 4.0})
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "m.pt").stat().st_mode & 0o777 == 0o666 & ~umask
     with pytest.raises(ContractError, match="elements"):
         save_student(ReferenceStudent(["Si"]), tmp_path / "bad.pt", {"cutoff": 4.0})
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]

@@ -151,6 +151,9 @@ def save_student(module: torch.nn.Module, path: str | os.PathLike, metadata: Dic
     os.close(fd)
     try:
         torch.jit.save(scripted, tmp, _extra_files=extra)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a model is shared like any file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
