@@ -142,6 +142,7 @@ def analyze_students(
     teacher=None,
     out: str | os.PathLike | None = "analysis",
     max_frames: Optional[int] = None,
+    split: Optional[str] = None,
     reservoir: int = 20000,
     seed: int = 0,
     html: bool = True,
@@ -156,6 +157,7 @@ def analyze_students(
             the frames carry (a labelled dataset; frames without labels are then an error).
         out: directory for figures, ``metrics.json`` and the card; None writes nothing.
         max_frames: analyse at most this many frames.
+        split: only frames whose ``info["split"]`` is this (``test`` of a labelled dataset).
         reservoir: how many force rows each student keeps for scatter plots.
         seed: seed of the reservoir sampling.
         html: also write ``card.html``.
@@ -174,6 +176,8 @@ def analyze_students(
     for atoms in stream:
         if max_frames is not None and count >= max_frames:
             break
+        if split is not None and atoms.info.get("split") != split:
+            continue
         labels = _dataset_labels(atoms) if teacher is None else None
         if labels is None:
             if teacher is None:
@@ -188,7 +192,8 @@ def analyze_students(
             run.stats.add_frame(symbols, labels, run.evaluate(atoms))
         count += 1
     if count == 0:
-        raise ValueError(f"no frames to analyse in {frames_file or 'the given frames'}")
+        which = f" with split {split!r}" if split is not None else ""
+        raise ValueError(f"no frames{which} to analyse in {frames_file or 'the given frames'}")
     teacher_name = getattr(resolved, "name", None) or (str(teacher) if isinstance(teacher, str) else None)
     report = {
         "schema_version": 1,
@@ -222,12 +227,14 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student analyze") -
                         help="teacher name; needed only when the frames carry no energy/forces")
     parser.add_argument("--out", default="analysis", help="output directory (default: analysis/)")
     parser.add_argument("--max-frames", type=int, default=None)
+    parser.add_argument("--split", choices=["train", "val", "test"],
+                        help="only the frames of this split of a labelled dataset (e.g. test)")
     parser.add_argument("--no-html", action="store_true", help="write card.md only")
     args = parser.parse_args(argv)
     try:
         # a dataset's labels are preferred; --teacher is recorded and used for unlabelled frames
         report = analyze_students(students=args.students, frames=args.frames, teacher=None, out=args.out,
-                                  max_frames=args.max_frames, html=not args.no_html) \
+                                  max_frames=args.max_frames, split=args.split, html=not args.no_html) \
             if not args.teacher else _analyze_named(args)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
@@ -249,7 +256,7 @@ def _analyze_named(args) -> Dict:
     labelled = all(_dataset_labels(a) is not None for a in iread(args.frames))
     report = analyze_students(students=args.students, frames=args.frames,
                               teacher=None if labelled else args.teacher, out=args.out,
-                              max_frames=args.max_frames, html=not args.no_html)
+                              max_frames=args.max_frames, split=args.split, html=not args.no_html)
     if labelled:
         report["teacher"] = args.teacher
         Path(args.out, "metrics.json").write_text(json.dumps(report, indent=2))

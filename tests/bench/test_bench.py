@@ -102,3 +102,13 @@ def test_pareto_analysis():
     assert targets["student ultra-tiny float32"]["dominated_by"] == ["SNAP"]
     assert targets["student ultra-tiny float32"]["cost_vs_sw"] == pytest.approx(8.0)
     assert targets["student tiny float32"]["speedup_vs_teacher"] == pytest.approx(1000.0)
+
+
+def test_locality_counts_a_deeper_ghost_shell_for_two_layers(tmp_path, capsys):
+    from pair_student.bench.locality import main
+
+    assert main(["--natoms", "216", "--ranks", "1", "--steps", "2", "--out", str(tmp_path)]) == 0
+    rows = {r["layers"]: r for r in json.loads((tmp_path / "locality.json").read_text())["rows"]}
+    # shells of 6 A and 11 A around a 16.3 A cube: the ghost count grows with the shell volume
+    assert rows[2]["ghosts_per_rank"] > 2.5 * rows[1]["ghosts_per_rank"] > 0
+    assert "| 2 | 1 |" in capsys.readouterr().out

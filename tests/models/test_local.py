@@ -39,7 +39,7 @@ def _energy(m, atoms):
     return e.sum().item(), g, grad
 
 
-@pytest.mark.parametrize("lmax", [1, 2])
+@pytest.mark.parametrize("lmax", [1, 2, 3])
 def test_forces_and_virial_are_finite_difference_derivatives(lmax):
     m, atoms = _model(lmax), _cell()
     _, g, grad = _energy(m, atoms)
@@ -67,16 +67,20 @@ def test_forces_and_virial_are_finite_difference_derivatives(lmax):
     np.testing.assert_allclose(virial, -dE.T, atol=1e-7)
 
 
-def test_rotation_translation_permutation_invariance():
-    m, atoms = _model(), _cell(1)
+@pytest.mark.parametrize("lmax", [2, 3])
+def test_rotation_translation_permutation_invariance(lmax):
+    m, atoms = _model(lmax), _cell(1)
     e0, g, grad = _energy(m, atoms)
     f0 = edge_forces(g["edge_index"], grad, len(atoms)).numpy()
     q, _ = np.linalg.qr(np.random.default_rng(3).standard_normal((3, 3)))
     rot = atoms.copy()
     rot.set_cell(atoms.cell @ q.T, scale_atoms=True)
     e1, g1, grad1 = _energy(m, rot)
-    assert e1 == pytest.approx(e0, abs=1e-10)
-    np.testing.assert_allclose(edge_forces(g1["edge_index"], grad1, len(atoms)).numpy(), f0 @ q.T, atol=1e-10)
+    # rounding of the rotated positions, amplified by the deliberately wild random weights:
+    # ~1e-10 here, where a broken invariant gives O(1)
+    assert e1 == pytest.approx(e0, abs=1e-8)
+    np.testing.assert_allclose(edge_forces(g1["edge_index"], grad1, len(atoms)).numpy(), f0 @ q.T,
+                               atol=1e-9 * np.abs(f0).max())
     moved = atoms.copy()
     moved.positions += [0.3, -1.1, 2.0]
     assert _energy(m, moved)[0] == pytest.approx(e0, abs=1e-10)
@@ -100,8 +104,9 @@ def test_energy_and_force_vanish_smoothly_at_cutoff():
         assert np.abs(f).max() < 10.0 * d**2
 
 
-def test_scripted_matches_eager_float64_and_float32():
-    m, atoms = _model(), _cell(2)
+@pytest.mark.parametrize("lmax", [2, 3])
+def test_scripted_matches_eager_float64_and_float32(lmax):
+    m, atoms = _model(lmax), _cell(2)
     s = torch.jit.script(m)
     g = atoms_to_graph(atoms, CUTOFF, ELEMENTS)
     args = (g["species"], g["edge_index"], g["edge_vectors"], g["num_local"])

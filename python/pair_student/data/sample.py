@@ -75,7 +75,10 @@ def _md(atoms, n, rng, source, teacher, temperatures, pressures, stride, timeste
         timestep_fs = 0.5 if 1 in atoms.numbers else 1.0  # H vibrates at ~10 fs periods
     conditions = [(t, p) for t in temperatures for p in (pressures if _periodic(atoms) else (0.0,))]
     per = [n // len(conditions) + (1 if i < n % len(conditions) else 0) for i in range(len(conditions))]
+    from tqdm.auto import tqdm
+
     frames = []
+    bar = tqdm(total=n, desc=f"teacher MD sampling {source}", unit="frame", leave=False)
     for (temp, pres), count in zip(conditions, per):
         if count == 0:
             continue
@@ -96,6 +99,8 @@ def _md(atoms, n, rng, source, teacher, temperatures, pressures, stride, timeste
         for k in range(1, count + 1):
             dyn.run(stride)
             frames.append(_clean(a, f"{label} step={k * stride} dt={timestep_fs:g}fs", source))
+            bar.update(1)
+    bar.close()
     return frames
 
 

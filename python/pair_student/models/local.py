@@ -7,7 +7,13 @@ Per atom ``i`` with neighbours ``j`` inside ``cutoff``::
     A0_ic       = sum_j R_c^0                                           scalar moment
     A1_ic       = sum_j R_c^1 u_ij                                      vector moment (u = r / |r|)
     A2_ic       = sum_j R_c^2 (u u^T - I/3)                             traceless rank-2 moment
-    features    = A0, A1.W1A1, A2:W2A2 (3-body), A1^T (W3A2) A1, tr(A2 A2 W4A2) (4-body)
+    A3_ic       = sum_j R_c^3 u (x) u (x) u                             rank-3 moment (lmax 3)
+    features    = A0, A1.W1A1, A2:W2A2, A3:W5A3 (3-body), A1^T (W3A2) A1, tr(A2 A2 W4A2) (4-body)
+
+Tetrahedral crystals (diamond Si, wurtzite GaN) are why ``lmax`` 3 exists: by their point
+symmetry the l = 1 and l = 2 moments of every neighbour shell vanish at the ideal lattice, so an
+l <= 2 model sees bond angles only through the distortion; ``A3:A3 = sum_jk R R' cos^3`` is the
+first 3-body term that resolves them.
     E_i         = scale * MLP_zi(features) + shift[z_i]
 
 The Cartesian moments are the l <= 2 spherical-harmonic moments of ACE written as tensors;
@@ -71,8 +77,8 @@ class LocalStudent(StudentModel):
         hidden, readout_layers, lmax = sizes["hidden"], sizes["readout_layers"], sizes["lmax"]
         if num_layers != 1:
             raise ValueError("the local student is strictly local: num_layers must be 1")
-        if lmax not in (1, 2):
-            raise ValueError(f"lmax must be 1 or 2, got {lmax}")
+        if lmax not in (1, 2, 3):
+            raise ValueError(f"lmax must be 1, 2 or 3, got {lmax}")
         if readout_layers < 1:
             raise ValueError("readout_layers must be >= 1")
         self.elements = list(elements)
@@ -92,9 +98,9 @@ class LocalStudent(StudentModel):
         self.radial_mid = torch.nn.Linear(radial_hidden, radial_hidden)
         self.radial_out = torch.nn.Linear(radial_hidden, self.num_l * channels, bias=False)
         # channel mixings: the second factor of each product invariant
-        num_mix = 1 if self.lmax == 1 else 4
+        num_mix = {1: 1, 2: 4, 3: 5}[self.lmax]
         self.mix = torch.nn.Parameter(torch.eye(channels).repeat(num_mix, 1, 1) + 0.1 * torch.randn(num_mix, channels, channels) / math.sqrt(channels))
-        num_features = channels * (2 if self.lmax == 1 else 5)
+        num_features = channels * {1: 2, 2: 5, 3: 6}[self.lmax]
         # readout: first layer with a per-element bias, i.e. a per-element MLP at shared cost
         self.readout_in = torch.nn.Linear(num_features, hidden)
         self.element_bias = torch.nn.Parameter(torch.zeros(n, hidden))
@@ -143,10 +149,10 @@ class LocalStudent(StudentModel):
         )
         a1m = torch.matmul(a1, self.mix[0])
         feats = [a0, (a1 * a1m).sum(1)]
-        if self.lmax == 2:
+        x_, y_, z_ = u[:, 0], u[:, 1], u[:, 2]
+        if self.lmax >= 2:
             # u u^T - I/3 in an orthonormal basis of traceless symmetric matrices: 5 numbers per
             # edge and channel instead of 9, the per-edge product being the model's hot spot
-            x_, y_, z_ = u[:, 0], u[:, 1], u[:, 2]
             sqrt2, sqrt6 = 1.4142135623730951, 2.449489742783178  # TorchScript has no globals
             y2 = torch.stack(
                 [sqrt2 * x_ * y_, sqrt2 * y_ * z_, sqrt2 * x_ * z_, (x_ * x_ - y_ * y_) / sqrt2,
@@ -163,6 +169,19 @@ class LocalStudent(StudentModel):
             v = a1.transpose(1, 2)  # (rows, C, 3)
             feats.append((v.unsqueeze(3) * m3 * v.unsqueeze(2)).sum((2, 3)))
             feats.append((torch.matmul(mat, mat) * m4.transpose(2, 3)).sum((2, 3)))
+        if self.lmax == 3:
+            # the 10 distinct monomials of u (x) u (x) u, each times the square root of its
+            # multiplicity, so that a plain dot product is the full contraction: y3(u).y3(v) = (u.v)^3
+            sqrt3, sqrt6 = 1.7320508075688772, 2.449489742783178
+            y3 = torch.stack(
+                [x_ * x_ * x_, y_ * y_ * y_, z_ * z_ * z_, sqrt3 * x_ * x_ * y_, sqrt3 * x_ * x_ * z_,
+                 sqrt3 * y_ * y_ * x_, sqrt3 * y_ * y_ * z_, sqrt3 * z_ * z_ * x_, sqrt3 * z_ * z_ * y_,
+                 sqrt6 * x_ * y_ * z_], dim=1,
+            )
+            a3 = torch.zeros((rows, 10, C), dtype=r.dtype, device=r.device).index_add(
+                0, row, y3.unsqueeze(2) * weights[:, 3].unsqueeze(1)
+            )
+            feats.append((a3 * torch.matmul(a3, self.mix[4])).sum(1))
         x = torch.cat(feats, dim=1)[:num_local]
 
         h = self.act(self.readout_in(x) + self.element_bias[species[:num_local]])

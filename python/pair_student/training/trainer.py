@@ -136,6 +136,16 @@ def evaluate_graphs(model, graphs, *, dtype=None, batch_size: int = 8, device="c
     }
 
 
+def cosine_lr(cfg: TrainConfig, epochs_done: int, elapsed_s: float) -> float:
+    """Cosine decay from ``lr`` to ``lr * lr_min_ratio`` over the budget: ``epochs``, or
+    ``max_time`` when that ends first, so a time-limited run still ends annealed."""
+    progress = epochs_done / max(cfg.epochs, 1)
+    if cfg.max_time:
+        progress = max(progress, elapsed_s / cfg.max_time)
+    low = cfg.lr * cfg.lr_min_ratio
+    return low + 0.5 * (cfg.lr - low) * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
 # ----------------------------------------------------------------------------- EMA
 @torch.no_grad()
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
@@ -196,11 +206,10 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
     model = model.float().to(device)
     ema = copy.deepcopy(model) if cfg.ema_decay > 0 else None
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.scheduler == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.epochs, 1), eta_min=cfg.lr * cfg.lr_min_ratio)
-    elif cfg.scheduler == "plateau":
+    scheduler = None  # cosine: cosine_lr sets the rate from the state each epoch
+    if cfg.scheduler == "plateau":
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(cfg.patience // 4, 2), min_lr=cfg.lr * cfg.lr_min_ratio)
-    else:
+    elif cfg.scheduler != "cosine":
         raise ValueError(f"scheduler must be cosine or plateau, not {cfg.scheduler!r}")
 
     state = {"epoch": 0, "best": math.inf, "best_epoch": -1, "bad_epochs": 0, "history": [], "elapsed": 0.0}
@@ -211,7 +220,8 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         if ema is not None:
             ck.load_state(ema, saved["ema_state_dict"], source=str(ckpt_path))
         optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
+        if scheduler is not None:
+            scheduler.load_state_dict(saved["scheduler"])
         best_state = {k: v.to(device) for k, v in saved["state_dict"].items()}
         state = saved["train_state"]
         ck.set_rng_state(saved["rng"])
@@ -226,7 +236,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
             "model_config": model.config() if hasattr(model, "config") else model_config,
             "state_dict": best_state, "train_state_dict": model.state_dict(),
             "ema_state_dict": ema.state_dict() if ema is not None else None,
-            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler is not None else None,
             "train_state": state, "rng": ck.rng_state(), "train_config": asdict(cfg),
             "metadata": {**metadata, "provenance": {"teacher": teacher, "dataset": str(cfg.dataset), "seed": cfg.seed}},
         }
@@ -268,17 +278,18 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         val = evaluate_graphs(ema, graphs["val"], device=device) if ema is not None else val_raw
         # validation loss in the training loss's units, on the deployable (EMA) weights
         val_loss = cfg.energy_weight * val["energy_rmse_per_atom"] ** 2 + cfg.force_weight * val["force_rmse"] ** 2
-        if cfg.scheduler == "plateau":
+        state["epoch"] = epoch + 1
+        state["elapsed"] = time.perf_counter() - start
+        if scheduler is not None:
             scheduler.step(val_loss)
         else:
-            scheduler.step()
-        state["epoch"] = epoch + 1
+            for group in optimizer.param_groups:
+                group["lr"] = cosine_lr(cfg, state["epoch"], state["elapsed"])
         if val_loss < state["best"]:
             state.update(best=val_loss, best_epoch=epoch, bad_epochs=0)
             best_state = copy.deepcopy((ema or model).state_dict())
         else:
             state["bad_epochs"] += 1
-        state["elapsed"] = time.perf_counter() - start
         state["history"].append({"epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
                                  "train_loss": totals["loss"] / max(n_batches, 1), "val": val, "val_raw": val_raw,
                                  "val_loss": val_loss, "elapsed_s": state["elapsed"]})
