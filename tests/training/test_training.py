@@ -15,7 +15,7 @@ from pair_student.models import build_student
 from pair_student.training import CheckpointMismatchError, TrainConfig, load_checkpoint_model, train
 from pair_student.training.checkpoint import load_state, read_checkpoint
 from pair_student.training.data import collate, frames_to_graphs, read_frames
-from pair_student.training.trainer import batch_loss, counts_of
+from pair_student.training.trainer import batch_loss, cosine_lr, counts_of
 
 from _training_helpers import SMALL_MODEL
 
@@ -138,3 +138,13 @@ def test_distill_samples_labels_trains_and_exports(tmp_path, monkeypatch):
     assert (out / "dataset.extxyz").is_file()
     meta = read_metadata(out / "ultra-tiny_model_traced.pt")
     assert meta["elements"] == ["Cu"] and meta["provenance"]["teacher"] == "emt"
+
+
+def test_cosine_schedule_follows_epochs_or_the_time_budget_whichever_ends_first():
+    by_epochs = TrainConfig(dataset="d", out="o", epochs=10, lr=1e-2, lr_min_ratio=0.1)
+    assert cosine_lr(by_epochs, 0, 1e6) == pytest.approx(1e-2)  # no max_time: elapsed is ignored
+    assert cosine_lr(by_epochs, 5, 0.0) == pytest.approx(0.5 * (1e-2 + 1e-3))
+    assert cosine_lr(by_epochs, 10, 0.0) == pytest.approx(1e-3)
+    timed = TrainConfig(dataset="d", out="o", epochs=1000, lr=1e-2, lr_min_ratio=0.1, max_time=60.0)
+    assert cosine_lr(timed, 3, 30.0) == pytest.approx(0.5 * (1e-2 + 1e-3))
+    assert cosine_lr(timed, 3, 90.0) == pytest.approx(1e-3)  # past the budget: stays at the floor

@@ -128,6 +128,18 @@ def bench_system(system: str, args, out: Path, log) -> Dict[str, object]:
 
                 kw = {"choices": pod.CHOICES[:1]} if args.quick else {}
                 pots.append(pod.fit(train, val, elements, sysdir / "pod", **kw))
+            elif peer == "uf3":  # needs the uf3 extra; featurising costs seconds per frame
+                from .peers import uf3
+
+                kw = {"choices": uf3.CHOICES[:1], "curvatures": (1e-6,), "energy_weights": (0.1,)} if args.quick else {}
+                pots.append(uf3.fit(train, val, elements, sysdir / "uf3", **kw))
+            elif peer == "deepmd":  # TensorFlow backend in its own venv, created on first use
+                from .peers import deepmd
+
+                kw = {"choices": [{**deepmd.CHOICES[0], "steps": 500}]} if args.quick else {}
+                pots.append(deepmd.fit(train, val, elements, sysdir / "deepmd", log=log, **kw))
+            else:
+                notes.append(f"{system}: unknown peer {peer!r} (snap, pod, uf3, deepmd)")
         except Exception as exc:  # a failed peer is reported, the benchmark goes on
             notes.append(f"{system}: {peer} fit failed: {exc}".splitlines()[0])
 
