@@ -22,30 +22,16 @@ from ase.io import write
 from ..contract import save_student
 from ..lammps_runner import run_lammps
 from ..models import ReferenceStudent
-from .overhead import plugin_split_ms
+from .overhead import SCRIPT, plugin_split_ms
 from .speed import supercell
 
-SCRIPT = """
-units metal
-atom_style atomic
-boundary p p p
-read_data system.data
-pair_style student {model} threads 1
-pair_coeff * * Si
-neighbor 1.0 bin
-velocity all create 300 1 dist gaussian
-timestep 0.001
-fix 1 all nve
-thermo {steps}
-run 2
-run {steps}
-"""
 
 
 def measure(model: Path, atoms, ranks: int, workdir: Path, steps: int) -> Dict[str, float]:
     workdir.mkdir(parents=True, exist_ok=True)
     write(workdir / "system.data", atoms, format="lammps-data", masses=True)
-    out = run_lammps(SCRIPT.format(model=model.resolve(), steps=steps), workdir=workdir, nprocs=ranks).check().output
+    script = SCRIPT.format(model=model.resolve(), elements="Si", steps=steps, warmup=2)
+    out = run_lammps(script, workdir=workdir, nprocs=ranks).check().output
     ghosts = re.findall(r"Nghost:\s+([\d.e+]+) ave", out)[-1]
     loop = re.findall(r"Loop time of ([\d.e+-]+) on", out)[-1]
     split = plugin_split_ms(out)
@@ -71,7 +57,7 @@ def main(argv: Optional[List[str]] = None, prog: str = "python -m pair_student.b
         for ranks in args.ranks:
             row = measure(model, atoms, ranks, args.out / f"L{layers}_np{ranks}", args.steps)
             rows.append({"layers": layers, **row})
-    print(f"diamond Si, {len(atoms)} atoms, cutoff {args.cutoff} A, skin 1 A, analytic reference student")
+    print(f"diamond Si, {len(atoms)} atoms, cutoff {args.cutoff} A, skin 2 A, analytic reference student")
     print("| layers | ranks | ghosts per rank | ghosts per local atom | ms/step | model ms/call |")
     print("|---:|---:|---:|---:|---:|---:|")
     for r in rows:
