@@ -128,6 +128,25 @@ def plot_system(*, out: Path, system: str, runs: Mapping[str, Mapping[str, Run]]
     import matplotlib.pyplot as plt
 
     written = []
+    teacher_style = dict(color="k", lw=2.0)
+
+    def save(fig, name: str) -> None:
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=90)
+        plt.close(fig)
+        written.append(name)
+
+    def single_panel(series, *, xlabel: str, ylabel: str, title: str, name: str) -> None:
+        """One axes of ``(label, x, y)`` lines, the teacher drawn heavy and black."""
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        for label, x, y in series:
+            ax.plot(x, y, label=label, **(teacher_style if label == teacher else dict(lw=1.0)))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+        save(fig, name)
+
     for protocol, by_model in runs.items():
         if protocol == "minimize":
             continue
@@ -136,7 +155,7 @@ def plot_system(*, out: Path, system: str, runs: Mapping[str, Mapping[str, Run]]
         for label, run in by_model.items():
             if not run.thermo:
                 continue
-            style = dict(color="k", lw=2.0) if label == teacher else dict(lw=1.0)
+            style = teacher_style if label == teacher else dict(lw=1.0)
             for ax, (col, name) in zip(axes, cols):
                 y = run.thermo[col] / (run.natoms if col in ("PotEng", "TotEng") else 1)
                 ax.plot(run.thermo["Time"], y, label=label, **style)
@@ -144,40 +163,18 @@ def plot_system(*, out: Path, system: str, runs: Mapping[str, Mapping[str, Run]]
                 ax.set_ylabel(name)
         axes[0].legend(fontsize=7)
         fig.suptitle(f"{system} {protocol}")
-        fig.tight_layout()
-        name = f"{system}_{protocol}_thermo.png"
-        fig.savefig(out / name, dpi=90)
-        plt.close(fig)
-        written.append(name)
+        save(fig, f"{system}_{protocol}_thermo.png")
     if "nve" in runs:
-        fig, ax = plt.subplots(figsize=(6, 3.6))
-        for label, run in runs["nve"].items():
-            if run.thermo:
-                e = run.thermo["TotEng"] / run.natoms
-                ax.plot(run.thermo["Time"], 1e3 * (e - e[0]), label=label, **(dict(color="k", lw=2) if label == teacher else {}))
-        ax.set_xlabel("time (ps)")
-        ax.set_ylabel("E total - E(0) (meV/atom)")
-        ax.set_title(f"{system} NVE energy conservation")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / f"{system}_nve_drift.png", dpi=90)
-        plt.close(fig)
-        written.append(f"{system}_nve_drift.png")
+        drift = [(label, run.thermo["Time"], 1e3 * (run.thermo["TotEng"] - run.thermo["TotEng"][0]) / run.natoms)
+                 for label, run in runs["nve"].items() if run.thermo]
+        single_panel(drift, xlabel="time (ps)", ylabel="E total - E(0) (meV/atom)",
+                     title=f"{system} NVE energy conservation", name=f"{system}_nve_drift.png")
     with_rdf = [r for r in results if "rdf" in r["observables"]]
     if with_rdf:
-        fig, ax = plt.subplots(figsize=(6, 3.6))
         rdf0 = with_rdf[0]["observables"]["rdf"]
-        ax.plot(rdf0["r"], rdf0["teacher"], color="k", lw=2, label=teacher)
-        for res in with_rdf:
-            ax.plot(res["observables"]["rdf"]["r"], res["observables"]["rdf"]["student"], lw=1, label=res["student"])
-        ax.set_xlabel("r (A)")
-        ax.set_ylabel("g(r)")
-        ax.set_title(f"{system} RDF (NVT)")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / f"{system}_rdf.png", dpi=90)
-        plt.close(fig)
-        written.append(f"{system}_rdf.png")
+        series = [(teacher, rdf0["r"], rdf0["teacher"])]
+        series += [(res["student"], res["observables"]["rdf"]["r"], res["observables"]["rdf"]["student"]) for res in with_rdf]
+        single_panel(series, xlabel="r (A)", ylabel="g(r)", title=f"{system} RDF (NVT)", name=f"{system}_rdf.png")
     if start is not None and not any(start.pbc) and "nvt" in runs:
         from .compare import bond_lengths
 
@@ -188,14 +185,12 @@ def plot_system(*, out: Path, system: str, runs: Mapping[str, Mapping[str, Run]]
             for ax, name in zip(axes[0], names):
                 for label, lengths in per_model.items():
                     ax.hist(lengths.get(name, []), bins=30, histtype="step", density=True, label=label,
-                            **(dict(color="k", lw=2) if label == teacher else {}))
+                            **(teacher_style if label == teacher else {}))
                 ax.set_xlabel(f"{name} bond length (A)")
+                ax.set_ylabel("probability density (1/A)")
             axes[0][0].legend(fontsize=7)
             fig.suptitle(f"{system} bond lengths (NVT)")
-            fig.tight_layout()
-            fig.savefig(out / f"{system}_bonds.png", dpi=90)
-            plt.close(fig)
-            written.append(f"{system}_bonds.png")
+            save(fig, f"{system}_bonds.png")
     return written
 
 
