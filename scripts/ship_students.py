@@ -1,0 +1,108 @@
+"""Ship the demo students made by ``pair-student distill`` and write their record.
+
+    python scripts/ship_students.py [--runs out/distill] [--systems si,gan,ethanol]
+
+For each system, copies ``<runs>/<system>/<size>_model_traced.pt`` into
+``python/pair_student/demo/<system>/``, runs the force analysis of the three sizes on the
+held-out test split of that run's dataset into ``docs/students/<system>/`` (figures,
+``metrics.json``, ``card.md``), and writes ``python/pair_student/demo/README.md``: the exact
+command and seed of every student and its test metrics against the teacher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "python" / "pair_student" / "demo"
+DOCS = ROOT / "docs" / "students"
+SIZES = ("original", "tiny", "ultra-tiny")
+
+
+def ship(system: str, runs: Path) -> list:
+    from pair_student.analyze import analyze_students
+    from pair_student.contract import read_metadata
+    from pair_student.data.dataset import dataset_stats
+
+    run = runs / system
+    (DEMO / system).mkdir(parents=True, exist_ok=True)
+    shipped = []
+    for size in SIZES:
+        src = run / f"{size}_model_traced.pt"
+        if not src.is_file():
+            raise FileNotFoundError(f"{src} is missing: run pair-student distill for {system} first")
+        dst = DEMO / system / src.name
+        shutil.copyfile(src, dst)
+        shipped.append(dst)
+    report = analyze_students(students=shipped, frames=run / "dataset.extxyz", split="test", out=DOCS / system)
+    stats = dataset_stats(run / "dataset.extxyz")
+    rows = []
+    for path, entry in zip(shipped, report["students"]):
+        prov = read_metadata(path)["provenance"]
+        summary = json.loads((run / f"{path.name.replace('_model_traced.pt', '')}_summary.json").read_text())
+        rows.append({"system": system, "size": prov["size"], "params": prov["params"], "command": prov["command"],
+                     "distill_command": json.loads((run / "distill_summary.json").read_text())["command"],
+                     "seed": prov["seed"], "teacher": prov["teacher"], "epochs": prov["epochs"],
+                     "train_s": summary["elapsed_s"], "frames": stats["frames"], "splits": stats["splits"],
+                     "force": entry["force"], "angle": entry["angular_error_deg"], "energy": entry["energy_per_atom"],
+                     "target": entry["target"]["status"], "us_per_atom": entry["speed"]["us_per_atom"]})
+    return rows
+
+
+def write_readme(rows: list) -> Path:
+    lines = [
+        "# Shipped demo students",
+        "",
+        "Made by `pair-student distill` with the default teacher (SevenNet-0); regenerate one system",
+        "with the command in its row (it samples, labels, trains the three sizes and exports), then",
+        "`python scripts/ship_students.py`. Metrics: forces against the teacher on the held-out test",
+        "split of that run's dataset (`docs/students/<system>/` has the figures and cards).",
+        "",
+        "| system | size | parameters | epochs | training (s) | force R² | RMSE (eV/Å) | MAE (eV/Å) "
+        "| mean angular error (°) | energy MAE (meV/atom) | target |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['system']} | {r['size']} | {r['params']:,} | {r['epochs']} | {r['train_s']:.0f} "
+                     f"| {r['force']['r2']:.4f} | {r['force']['rmse']:.4f} | {r['force']['mae']:.4f} "
+                     f"| {r['angle']['mean']:.2f} | {1e3 * r['energy']['mae']:.2f} | {r['target']} |")
+    lines += ["", "Commands (seed, teacher, dataset):", ""]
+    for system in dict.fromkeys(r["system"] for r in rows):
+        mine = [x for x in rows if x["system"] == system]
+        first = mine[0]
+        lines.append(f"- `{system}`: `{first['distill_command']}` (seed {first['seed']}, teacher "
+                     f"`{first['teacher']}`, {first['frames']} frames: {first['splits']})")
+        for r in mine:
+            if r["command"] != first["distill_command"]:
+                lines.append(f"  - `{r['size']}` then trained longer from that run's checkpoint (a warm "
+                             f"restart of the cosine schedule): `{r['command']}`")
+    path = DEMO / "README.md"
+    path.write_text("\n".join(lines) + "\n")
+    # the top-level README carries the same table between markers
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    begin, end = "<!-- students:begin -->", "<!-- students:end -->"
+    if begin in text and end in text:
+        table = "\n".join(lines[8:lines.index("", 8)])
+        head, rest = text.split(begin, 1)
+        readme.write_text(f"{head}{begin}\n{lines[7]}\n{table}\n{end}{rest.split(end, 1)[1]}")
+    (DOCS / "students.json").write_text(json.dumps(rows, indent=1, default=str))
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=Path, default=ROOT / "out" / "distill")
+    parser.add_argument("--systems", default="si,gan,ethanol")
+    args = parser.parse_args(argv)
+    rows = [row for system in args.systems.split(",") for row in ship(system.strip(), args.runs)]
+    print(write_readme(rows).read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

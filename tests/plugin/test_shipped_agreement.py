@@ -1,0 +1,52 @@
+"""Every shipped demo student passes the pair style's agreement test: lmp equals the ASE
+calculator to 1e-10 in float64 (energy, forces, virial, per-atom values), serial and on 2 ranks."""
+
+import numpy as np
+import pytest
+
+from conftest import assert_close, reference, run_student
+from pair_student import read_metadata
+from pair_student.data.structures import demo_structure
+from pair_student.shipped import SIZES, shipped_models
+
+from test_agreement import QUANTITIES
+
+SHIPPED = [(system, size, path) for system, sizes in shipped_models().items() for size, path in sizes.items()]
+
+
+def test_every_demo_system_ships_three_sizes():
+    found = {system: sorted(sizes) for system, sizes in shipped_models().items()}
+    assert found == {s: sorted(SIZES) for s in ("si", "gan", "ethanol")}
+
+
+def _rattled(system):
+    atoms = demo_structure(system)
+    atoms.rattle(0.05, seed=11)
+    if not atoms.pbc.any():
+        atoms.cell = [20.0, 20.0, 20.0]
+        atoms.center()
+    return atoms
+
+
+@pytest.mark.parametrize("system,size,path", SHIPPED, ids=[f"{s}-{z}" for s, z, _ in SHIPPED])
+def test_shipped_student_lammps_equals_ase(tmp_path, system, size, path):
+    meta = read_metadata(path)
+    assert meta["dtype"] == "float64" and meta["provenance"]["size"] == size
+    atoms = _rattled(system)
+    elements = meta["elements"]
+    boundary = "p p p" if atoms.pbc.all() else "f f f"
+    lmp = run_student(tmp_path, atoms, path, boundary=boundary, specorder=elements)
+    ref = reference(lmp["atoms"], path)
+    for key in QUANTITIES:
+        assert_close(lmp[key], ref[key], what=f"{system}/{size} {key}")
+    assert np.abs(ref["forces"]).max() > 0.05  # a rattled crystal or molecule has real forces
+
+
+def test_shipped_student_on_two_ranks_equals_serial(tmp_path):
+    path = shipped_models()["gan"]["tiny"]
+    atoms = _rattled("gan")
+    elements = read_metadata(path)["elements"]
+    serial = run_student(tmp_path / "1", atoms, path, boundary="p p p", specorder=elements)
+    parallel = run_student(tmp_path / "2", atoms, path, boundary="p p p", specorder=elements, nprocs=2)
+    for key in QUANTITIES:
+        assert_close(parallel[key], serial[key], what=f"2 ranks {key}")

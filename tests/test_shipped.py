@@ -1,0 +1,39 @@
+"""Shipped demo students: ``pair-student models`` and ``read_metadata`` on every one."""
+
+from pathlib import Path
+
+import pytest
+
+from pair_student import read_metadata
+from pair_student.shipped import SIZES, main, shipped_model, shipped_models
+
+
+def test_models_prints_one_absolute_existing_path_per_student(capsys):
+    assert main([]) == 0
+    lines = capsys.readouterr().out.split()
+    assert len(lines) == 9
+    for line in lines:
+        path = Path(line)
+        assert path.is_absolute() and path.is_file() and path.name.endswith("_model_traced.pt")
+    assert main(["--system", "gan"]) == 0
+    assert len(capsys.readouterr().out.split()) == 3
+
+
+@pytest.mark.parametrize("system,elements", [("si", ["Si"]), ("gan", ["N", "Ga"]), ("ethanol", ["H", "C", "O"])])
+def test_metadata_of_shipped_students(system, elements):
+    for size in SIZES:
+        meta = read_metadata(shipped_model(system, size))
+        assert sorted(meta["elements"]) == sorted(elements)
+        assert meta["cutoff"] == 5.0 and meta["num_layers"] == 1 and meta["units"] == "metal"
+        prov = meta["provenance"]
+        assert prov["teacher"].startswith("sevennet") and prov["seed"] == 0
+        cmd = prov["command"]  # the distill run, or a longer `train` resumed from its checkpoint
+        assert (cmd.startswith("pair-student distill") and f"--structures {system}" in cmd) or \
+            (cmd.startswith("pair-student train") and f"{system}/dataset.extxyz" in cmd), cmd
+        assert prov["metrics"]["force_r2"] > 0.9  # trained, not a placeholder
+
+
+def test_unknown_shipped_student_names_what_exists():
+    with pytest.raises(FileNotFoundError, match="shipped: .*si/tiny"):
+        shipped_model("si", "huge")
+    assert set(shipped_models()) == {"si", "gan", "ethanol"}
