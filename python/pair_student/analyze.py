@@ -172,6 +172,7 @@ def analyze_students(
     stream = iread(str(frames)) if frames_file else iter(frames)
     resolved = None
     used = {"dataset": 0, "teacher": 0}
+    labelled_by = None
     count = 0
     for atoms in stream:
         if max_frames is not None and count >= max_frames:
@@ -187,6 +188,7 @@ def analyze_students(
             used["teacher"] += 1
         else:
             used["dataset"] += 1
+            labelled_by = labelled_by or atoms.info.get("teacher")  # a pair_student dataset names its teacher
         symbols = atoms.get_chemical_symbols()
         for run in runs:
             run.stats.add_frame(symbols, labels, run.evaluate(atoms))
@@ -194,7 +196,7 @@ def analyze_students(
     if count == 0:
         which = f" with split {split!r}" if split is not None else ""
         raise ValueError(f"no frames{which} to analyse in {frames_file or 'the given frames'}")
-    teacher_name = getattr(resolved, "name", None) or (str(teacher) if isinstance(teacher, str) else None)
+    teacher_name = getattr(resolved, "name", None) or (str(teacher) if isinstance(teacher, str) else labelled_by)
     report = {
         "schema_version": 1,
         "teacher": teacher_name,

@@ -100,6 +100,7 @@ def test_dataset_labels_and_cli(tmp_path, students):
     for i, atoms in enumerate(frames[:4]):  # Lennard-Jones labels stored in the file, as a dataset would
         atoms = atoms.copy()
         atoms.info["split"] = "test" if i % 2 else "train"
+        atoms.info["teacher"] = "lj"  # as pair_student.data.label records it
         atoms.calc = LennardJones(sigma=2.0, epsilon=0.1, rc=4.0)
         atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(), forces=atoms.get_forces(),
                                            **({"stress": atoms.get_stress()} if atoms.pbc.all() else {}))
@@ -114,7 +115,8 @@ def test_dataset_labels_and_cli(tmp_path, students):
     assert not (out / "card.html").exists()
     assert main(["--students", str(paths[0]), "--frames", str(tmp_path / "set.extxyz"), "--split", "test",
                  "--out", str(out / "test"), "--no-html"]) == 0
-    assert json.loads((out / "test" / "metrics.json").read_text())["frames"] == 2
+    doc = json.loads((out / "test" / "metrics.json").read_text())
+    assert doc["frames"] == 2 and doc["teacher"] == "lj"  # named by the frames without --teacher
     assert main(["--students", str(paths[0]), "--frames", str(tmp_path / "set.extxyz"), "--split", "val",
                  "--out", str(out / "val")]) == 2  # no frame of that split: a clear error, not an empty report
     assert main(["--students", str(paths[0]), "--frames", str(tmp_path / "missing.extxyz")]) == 2
