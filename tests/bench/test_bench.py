@@ -112,3 +112,11 @@ def test_locality_counts_a_deeper_ghost_shell_for_two_layers(tmp_path, capsys):
     # shells of 7 A and 12 A around a 16.3 A cube: the ghost count grows with the shell volume
     assert rows[2]["ghosts_per_rank"] > 1.8 * rows[1]["ghosts_per_rank"] > 0
     assert "| 2 | 1 |" in capsys.readouterr().out
+
+
+def test_memory_prediction_extrapolates_the_last_two_runs():
+    from pair_student.bench import predicted_rss_mb
+
+    rows = [{"natoms": 1000, "max_rss_mb": 600.0}, {"natoms": 10000, "max_rss_mb": 1500.0}]
+    assert predicted_rss_mb(rows, 100000) == pytest.approx(10500.0)
+    assert predicted_rss_mb(rows[:1], 100000) is None

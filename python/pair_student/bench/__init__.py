@@ -88,6 +88,27 @@ def classical_potentials(system: str):
     return pots
 
 
+def available_mb() -> float:
+    """MemAvailable of this machine in MB (inf where /proc/meminfo is absent)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("inf")
+
+
+def predicted_rss_mb(rows: List[Dict[str, float]], natoms: int) -> Optional[float]:
+    """Peak RSS at ``natoms`` extrapolated linearly from the last two timed sizes: a student's
+    per-edge activations are large, and a run past the machine's memory would be killed."""
+    if len(rows) < 2 or not all(r.get("max_rss_mb") for r in rows[-2:]):
+        return None
+    (n0, m0), (n1, m1) = [(r["natoms"], r["max_rss_mb"]) for r in rows[-2:]]
+    per_atom = (m1 - m0) / (n1 - n0) if n1 != n0 else 0.0
+    return m1 + per_atom * (natoms - n1)
+
+
 def bench_system(system: str, args, out: Path, log) -> Dict[str, object]:
     from .common import SYSTEMS
     from .evaluate import force_errors
@@ -156,6 +177,11 @@ def bench_system(system: str, args, out: Path, log) -> Dict[str, object]:
         guess = None
         for n in args.sizes:
             atoms = supercell(system, n)
+            need = predicted_rss_mb(entry["speed"], len(atoms))
+            if need is not None and need > 0.8 * available_mb():
+                notes.append(f"{system}: {pot.name} not timed at {len(atoms)} atoms: it would need ~{need / 1024:.0f} GiB "
+                             f"(peak RSS extrapolated from the smaller runs), more than this machine has free")
+                break
             log(f"[{system}] timing {pot.name} at {len(atoms)} atoms")
             try:
                 row = time_potential(pot, atoms, sysdir / "runs" / f"{pot.name.replace(' ', '_')}_{n}",
