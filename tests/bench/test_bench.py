@@ -25,10 +25,12 @@ def _labelled(atoms, teacher):
     return atoms
 
 
-def test_quick_writes_valid_json(tmp_path):
+def test_quick_writes_valid_json(tmp_path, monkeypatch):
     from pair_student.bench import main
 
-    assert main(["--quick", "--out", str(tmp_path)]) == 0
+    monkeypatch.chdir(tmp_path)  # a relative --out, as users type it
+    assert main(["--quick", "--out", "results"]) == 0
+    tmp_path = tmp_path / "results"
     results = json.loads((tmp_path / "bench.json").read_text())
     si = results["systems"]["si"]
     names = [p["name"] for p in si["potentials"]]

@@ -115,7 +115,7 @@ def run_lmp(script: str, workdir: Path, nprocs: int = 1, timeout: float = 1800) 
     Not ``wait4`` on our own child: Linux carries the forking process' high-water RSS (here a
     Python with torch loaded) into the child's ``ru_maxrss`` across ``exec``; ``time`` forks
     ``lmp`` from a small process, so its number is lmp's own."""
-    workdir = Path(workdir)
+    workdir = Path(workdir).resolve()  # time -o and lmp run inside it: a relative --out must not break them
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "in.lammps").write_text(script)
     env = lammps_env(threads=1)
