@@ -94,8 +94,9 @@ def test_sample_molecule_uses_normal_modes_not_strain():
     assert kinds == {"md", "rattle", "normal_modes"}
     assert all(not f.pbc.any() for f in frames)
     nm = [f for f in frames if f.info["provenance"].startswith("normal_modes")]
-    # harmonic displacements at 300 K: bounded, nonzero
-    assert all(0.001 < np.abs(f.positions - nm[0].positions).max() < 1.0 for f in nm[1:])
+    # harmonic displacements at 300 K, nonzero and bounded: each sample lies within ~1 A of the
+    # minimum (H on the 200 cm^-1 floor moves most), so two independent samples differ by < 2 A
+    assert all(0.001 < np.abs(f.positions - nm[0].positions).max() < 2.0 for f in nm[1:])
 
 
 def test_sample_without_teacher_and_dedup():
