@@ -271,7 +271,7 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student bench") -> 
         args.test_frames = args.test_frames or (3 if quick else 10**9)
         args.target_s = args.target_s or (0.5 if quick else 3.0)
         args.pareto_size = args.pareto_size or (args.sizes[min(1, len(args.sizes) - 1)])
-        out = args.out
+        out = args.out.resolve()  # lmp runs in subfolders: fitted peer files must be named absolutely
         out.mkdir(parents=True, exist_ok=True)
         os.environ["OMP_NUM_THREADS"] = "1"
         import lammps
