@@ -20,13 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "python" / "pair_student" / "demo"
 DOCS = ROOT / "docs" / "students"
-SIZES = ("original", "tiny", "ultra-tiny")
 
 
 def ship(system: str, runs: Path) -> list:
     from pair_student.analyze import analyze_students
     from pair_student.contract import read_metadata
     from pair_student.data.dataset import dataset_stats
+    from pair_student.shipped import SIZES
 
     run = runs / system
     (DEMO / system).mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """First LAMMPS simulation with ``pair_style student``, no training needed.
 
-``python -m pair_student.quickstart [--system si|gan|ethanol] [--size tiny] [--out DIR]`` copies
-nothing: it writes the demo structure (crystals replicated to a few hundred atoms) as a LAMMPS
+``python -m pair_student.quickstart [--system si|gan|ethanol] [--size tiny] [--out DIR]`` writes
+the demo structure (crystals replicated to a few hundred atoms) as a LAMMPS
 data file into DIR and runs ``lammps_inputs/quickstart.in`` in ``lmp`` with the shipped student.
 """
 
@@ -14,7 +14,7 @@ from typing import List, Optional
 from ase.io import write
 
 from .contract import read_metadata
-from .data.structures import demo_structure
+from .data.structures import DEMO_SYSTEMS, demo_structure
 from .lammps_runner import read_thermo, run_lammps
 from .shipped import SIZES, shipped_model
 
@@ -23,7 +23,7 @@ INPUT = Path(__file__).resolve().parent / "inputs" / "quickstart.in"
 
 def main(argv: Optional[List[str]] = None, prog: str = "python -m pair_student.quickstart") -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--system", default="si", choices=["si", "gan", "ethanol"])
+    parser.add_argument("--system", default="si", choices=DEMO_SYSTEMS)
     parser.add_argument("--size", default="tiny", choices=SIZES)
     parser.add_argument("--out", default="quickstart", help="folder for the data file and log")
     parser.add_argument("--steps", type=int, default=200)

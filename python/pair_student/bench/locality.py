@@ -22,9 +22,9 @@ from ase.io import write
 from ..contract import save_student
 from ..lammps_runner import run_lammps
 from ..models import ReferenceStudent
+from .common import loop_time
 from .overhead import SCRIPT, plugin_split_ms
 from .speed import supercell
-
 
 
 def measure(model: Path, atoms, ranks: int, workdir: Path, steps: int) -> Dict[str, float]:
@@ -33,11 +33,11 @@ def measure(model: Path, atoms, ranks: int, workdir: Path, steps: int) -> Dict[s
     script = SCRIPT.format(model=model.resolve(), elements="Si", steps=steps, warmup=2)
     out = run_lammps(script, workdir=workdir, nprocs=ranks).check().output
     ghosts = re.findall(r"Nghost:\s+([\d.e+]+) ave", out)[-1]
-    loop = re.findall(r"Loop time of ([\d.e+-]+) on", out)[-1]
+    loop = loop_time(out)
     split = plugin_split_ms(out)
     return {"ranks": ranks, "natoms": len(atoms), "ghosts_per_rank": float(ghosts),
             "ghosts_per_local_atom": float(ghosts) * ranks / len(atoms),
-            "ms_per_step": 1e3 * float(loop) / steps, "model_ms": split["model_ms"]}
+            "ms_per_step": 1e3 * loop["loop_s"] / loop["steps"], "model_ms": split["model_ms"]}
 
 
 def main(argv: Optional[List[str]] = None, prog: str = "python -m pair_student.bench.locality") -> int:
