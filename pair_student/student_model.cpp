@@ -4,10 +4,12 @@
 ------------------------------------------------------------------------- */
 
 #include "student_model.h"
+#include "student_native.h"
 
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <memory>
 #include <sstream>
 #include <unordered_map>
 
@@ -19,6 +21,7 @@ struct StudentModel::Impl {
   torch::jit::Module module;
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat64;
+  std::unique_ptr<NativeKernel> native;    // set when the native kernel runs this model
 };
 
 StudentModel::StudentModel() : impl(new Impl) {}
@@ -82,6 +85,21 @@ std::string StudentModel::load(const std::string &file, const StudentOptions &op
   meta.dtype = dtype;
   impl->module.to(impl->dtype);
   impl->module.eval();
+
+  if (opts.kernel != "auto" && opts.kernel != "native" && opts.kernel != "torch")
+    return "unknown kernel '" + opts.kernel + "'; use auto, native or torch";
+  bool tabulated = NativeKernel::supports(impl->module);
+  if (opts.kernel == "native" && !tabulated)
+    return "kernel native needs a tabulated student, and '" + file + "' has no radial tables; "
+           "export a local student with 'pair-student export' (tables are on by default, see "
+           "--table-points) or use 'kernel torch'";
+  if (opts.kernel == "native" && !impl->device.is_cpu())
+    return "kernel native runs on the CPU only; use 'kernel torch' (or auto) with device cuda";
+  if (tabulated && impl->device.is_cpu() && opts.kernel != "torch") {
+    impl->native = std::make_unique<NativeKernel>();
+    std::string problem = impl->native->load(impl->module, impl->dtype);
+    if (!problem.empty()) return problem;
+  }
   return "";
 }
 
@@ -91,7 +109,8 @@ std::string StudentModel::describe() const
   out << "elements";
   for (const auto &e : meta.elements) out << ' ' << e;
   out << ", cutoff " << meta.cutoff << " A, " << meta.num_layers << " layer(s), " << meta.dtype
-      << " on " << impl->device.str();
+      << " on " << impl->device.str() << ", "
+      << (impl->native ? "native kernel" : "libtorch autograd");
   return out.str();
 }
 
@@ -101,6 +120,13 @@ std::string StudentModel::evaluate(const std::vector<int64_t> &species,
                                    int64_t nlocal, std::vector<double> &energy,
                                    std::vector<double> &edge_grad)
 {
+  if (impl->native) {
+    try {
+      return impl->native->evaluate(species, edges, vectors, nedges, nlocal, energy, edge_grad);
+    } catch (const c10::Error &e) {
+      return std::string("the native kernel failed: ") + e.what_without_backtrace();
+    }
+  }
   // from_blob wraps the host buffers without copying; .to() copies only across devices/dtypes
   auto i64 = torch::TensorOptions().dtype(torch::kInt64);
   auto f64 = torch::TensorOptions().dtype(torch::kFloat64);

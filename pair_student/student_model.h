@@ -23,6 +23,7 @@ struct StudentMetadata {
 struct StudentOptions {
   std::string device = "cpu";    // cpu | cuda | auto
   std::string dtype;             // float32 | float64 | "" = as stored in the file
+  std::string kernel = "auto";    // auto | native | torch (native: tabulated files, CPU)
   int threads = 1;
   int local_rank = 0;            // rank on this node, picks the GPU
 };

@@ -20,6 +20,11 @@ and forces on sample frames (``--frames``, or a rattled periodic cell of the mod
 and a small cluster, once with all atoms local and once with part of them as ghosts) must
 match the eager model; otherwise the command fails and leaves no file behind.
 
+A local student is tabulated by default (``--table-points``, :mod:`pair_student.models.tabulated`):
+its radial network becomes cubic Hermite tables, which ``pair_style student`` runs in a native
+CPU kernel; the forces change by the tabulation error, ~1e-5 relative at 256 points, which is
+measured on the verification frames, recorded in the provenance, and must stay below 1e-3.
+
 Quantization (``--quantize``) replaces every ``nn.Linear`` by a weight-only int8 (per output
 channel, symmetric) or fp16 copy that is dequantized in ``forward``, so forces stay exact
 gradients of the (quantized) energy. ``torch.ao.quantization.quantize_dynamic`` is not used:
@@ -36,6 +41,7 @@ import functools
 import os
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -59,25 +65,36 @@ class ExportVerificationError(RuntimeError):
 
 # ----------------------------------------------------------------------------- loading
 def load_checkpoint(path: str | os.PathLike) -> Tuple[torch.nn.Module, Dict[str, Any]]:
-    """``(model, metadata)`` of a training checkpoint.
+    """``(model, metadata)`` of a training checkpoint, or of a local student's TorchScript file
+    (to re-export an older file, e.g. with radial tables)."""
+    if zipfile.is_zipfile(path):
+        return local_student_from_file(path)
+    from .training.checkpoint import load_checkpoint_model
 
-    Uses ``pair_student.training.checkpoint.load_checkpoint_model`` when it exists, else reads
-    ``{"model_config", "state_dict", "metadata"}`` with :func:`pair_student.models.build_student`.
-    """
-    try:
-        from .training.checkpoint import load_checkpoint_model  # type: ignore
-    except ImportError:
-        load_checkpoint_model = None
-    if load_checkpoint_model is not None:
-        return load_checkpoint_model(path)
-    from .models import build_student
+    return load_checkpoint_model(path)
 
-    ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or "model_config" not in ckpt or "state_dict" not in ckpt:
-        raise ValueError(f"{path} is not a pair_student checkpoint (needs model_config and state_dict)")
-    model = build_student(ckpt["model_config"])
-    model.load_state_dict(ckpt["state_dict"])
-    return model, dict(ckpt.get("metadata") or {})
+
+def local_student_from_file(path: str | os.PathLike) -> Tuple[torch.nn.Module, Dict[str, Any]]:
+    """The eager float64 :class:`LocalStudent` inside a student ``.pt``, with its metadata; its
+    sizes are read off the stored weights."""
+    from .contract import ContractError, read_metadata
+    from .models import LocalStudent
+
+    meta = read_metadata(path)
+    state = torch.jit.load(str(path), map_location="cpu").state_dict()
+    if "radial_in.weight" not in state or "readout_in.weight" not in state:
+        raise ContractError(f"{path} is not an untabulated local student; give its training checkpoint instead")
+    radial_hidden, num_basis = state["radial_in.weight"].shape
+    mix = state["mix"].shape[0]
+    model = LocalStudent(
+        meta["elements"], meta["cutoff"], channels=state["mix"].shape[1], num_basis=num_basis,
+        radial_hidden=radial_hidden, hidden=state["readout_in.weight"].shape[0],
+        readout_layers=1 + sum(k.endswith(".weight") and k.startswith("readout_hidden.") for k in state),
+        lmax={1: 1, 4: 2, 5: 3}[mix],
+    ).double()
+    model.load_state_dict(state)
+    keep = {k: meta[k] for k in ("elements", "cutoff", "num_layers", "provenance")}
+    return model.eval(), keep
 
 
 def model_metadata(model: torch.nn.Module, extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
@@ -300,6 +317,35 @@ def _write_onnx(model, graphs, path: Path, metadata: Dict[str, Any]) -> None:
     onnx.save(proto, str(path))
 
 
+TABULATION_TOLERANCE = 1e-3
+"""Largest accepted relative force difference between a tabulated student and its network."""
+
+
+def _tabulated(model, points: Optional[int], format: str, graphs, meta: Dict[str, Any]):
+    """``model``, or its tabulated copy (see ``table_points`` of :func:`export`), with the
+    tabulation error on the verification frames recorded in the provenance."""
+    from .models import LocalStudent
+    from .models.tabulated import DEFAULT_POINTS, TabulatedStudent, tabulate
+
+    if isinstance(model, TabulatedStudent) or points == 0:
+        return model
+    if not isinstance(model, LocalStudent) or format != "torchscript":
+        if points:
+            raise ValueError("table_points applies to local students exported as TorchScript")
+        return model
+    model = model.to(torch.float64).eval()
+    table = tabulate(model, points or DEFAULT_POINTS)
+    graphs64 = [{**g, EDGE_VECTORS: g[EDGE_VECTORS].to(torch.float64)} for g in graphs]
+    error = differences(table, model, graphs64)["forces"]
+    if not error <= TABULATION_TOLERANCE:
+        raise ExportVerificationError(
+            f"the radial tables on {table.table_points} intervals change the forces by {error:.3g} "
+            f"(relative, > {TABULATION_TOLERANCE}); use more table points")
+    meta["provenance"] = {**(meta.get("provenance") or {}),
+                          "tabulated": {"points": table.table_points, "force_difference": error}}
+    return table
+
+
 def export(
     checkpoint_or_module,
     *,
@@ -310,6 +356,7 @@ def export(
     frames: Optional[Sequence[Atoms]] = None,
     name: Optional[str] = None,
     metadata: Optional[Dict[str, Any]] = None,
+    table_points: Optional[int] = None,
 ) -> Path:
     """Export and verify a student; returns the path written.
 
@@ -323,6 +370,9 @@ def export(
         frames: ASE structures to verify on; default :func:`sample_frames`.
         name: file stem; default: the checkpoint's stem, or ``"student"``.
         metadata: extra metadata (e.g. ``provenance``), overriding the checkpoint's.
+        table_points: tabulate the radial network of a local student on this many intervals
+            (:mod:`pair_student.models.tabulated`), which lets ``pair_style student`` run its
+            native CPU kernel; ``None``: 256 for a local student in TorchScript, ``0``: never.
     Raises:
         ExportVerificationError: the written file does not reproduce the model (no file is
             left behind).
@@ -344,7 +394,8 @@ def export(
     meta = model_metadata(model, {**ckpt_meta, **(metadata or {})})
     name = name or "student"
     torch_dtype = getattr(torch, dtype)
-    model = model.to(torch_dtype).eval()
+    graphs = verification_graphs(frames or sample_frames(meta["elements"]), meta["elements"], meta["cutoff"], torch_dtype)
+    model = _tabulated(model, table_points, format, graphs, meta).to(torch_dtype).eval()
     if quantize:
         model = quantize_model(model, quantize).eval()
         name = f"{name}_{quantize}"
@@ -352,7 +403,6 @@ def export(
         provenance["quantize"] = f"{quantize} weight-only (nn.Linear)"
         meta["provenance"] = provenance
     meta["dtype"] = dtype
-    graphs = verification_graphs(frames or sample_frames(meta["elements"]), meta["elements"], meta["cutoff"], torch_dtype)
     path = _output_path(out, name, format)
     path.parent.mkdir(parents=True, exist_ok=True)
     # write to a temporary name, verify, then rename: a failed export leaves nothing behind
@@ -373,13 +423,16 @@ def export(
 
 def main(argv: Optional[List[str]] = None, prog: str = "pair-student export") -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoint", help="training checkpoint (.ckpt/.pth) to export")
+    parser.add_argument("checkpoint", help="training checkpoint to export, or a local student's .pt to re-export")
     parser.add_argument("--format", choices=FORMATS, default="torchscript")
     parser.add_argument("--dtype", choices=sorted(TOLERANCE), default="float64")
     parser.add_argument("--quantize", choices=("int8", "fp16"), default=None,
                         help="weight-only quantization of Linear layers (smaller, slower; not recommended)")
     parser.add_argument("--out", default=None, help="output directory or file (.pt/.onnx)")
     parser.add_argument("--frames", default=None, help="extxyz frames to verify on (default: generated)")
+    parser.add_argument("--table-points", type=int, default=None,
+                        help="intervals of the radial tables of a local student (default 256; 0: keep "
+                             "the radial network, which pair_style student then runs through libtorch)")
     args = parser.parse_args(argv)
     frames = None
     if args.frames:
@@ -388,7 +441,7 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student export") ->
         frames = read(args.frames, index=":8")
     try:
         path = export(args.checkpoint, format=args.format, dtype=args.dtype, quantize=args.quantize,
-                      out=args.out, frames=frames)
+                      out=args.out, frames=frames, table_points=args.table_points)
     except ExportVerificationError as exc:
         print(f"{prog}: verification failed, nothing written: {exc}", file=sys.stderr)
         return 1

@@ -113,6 +113,10 @@ class LocalStudent(StudentModel):
         basis[3, 0, 0], basis[3, 1, 1] = 1 / SQRT2, -1 / SQRT2
         basis[4, 0, 0], basis[4, 1, 1], basis[4, 2, 2] = -1 / SQRT6, -1 / SQRT6, 2 / SQRT6
         self.register_buffer("sh2_basis", basis.reshape(5, 9))
+        # T[p, m * 5 + n] = tr(B_m B_n B_p): the cubic invariant of traceless symmetric matrices
+        b64 = basis.double()
+        cubic = torch.einsum("mij,njk,pki->pmn", b64, b64, b64).reshape(5, 25).to(basis.dtype)
+        self.register_buffer("sh2_cubic", cubic, persistent=False)
         self.register_buffer("shift", torch.zeros(n))
         self.register_buffer("scale", torch.ones(()))
         self.register_buffer("avg_num_neighbors", torch.ones(()))
@@ -126,70 +130,88 @@ class LocalStudent(StudentModel):
             "readout_layers": len(self.readout_hidden) + 1, "lmax": self.lmax, "envelope_p": self.envelope_p,
         }
 
+    def angular(self, u: torch.Tensor) -> torch.Tensor:
+        """``(num_edges, num_components)``: the l = 0..lmax components of each edge direction,
+        homogeneous of degree l in ``u`` (the native kernel relies on that): 1, 3, 5 and 10
+        components for l = 0, 1, 2, 3."""
+        x_, y_, z_ = u[:, 0], u[:, 1], u[:, 2]
+        parts = [torch.ones_like(x_).unsqueeze(1), u]
+        if self.lmax >= 2:
+            parts.append(self.angular_l2(x_, y_, z_))
+        if self.lmax == 3:
+            # the 10 distinct monomials of u (x) u (x) u, each times the square root of its
+            # multiplicity, so that a plain dot product is the full contraction: y3(u).y3(v) = (u.v)^3
+            sqrt3, sqrt6 = 1.7320508075688772, 2.449489742783178
+            parts.append(torch.stack(
+                [x_ * x_ * x_, y_ * y_ * y_, z_ * z_ * z_, sqrt3 * x_ * x_ * y_, sqrt3 * x_ * x_ * z_,
+                 sqrt3 * y_ * y_ * x_, sqrt3 * y_ * y_ * z_, sqrt3 * z_ * z_ * x_, sqrt3 * z_ * z_ * y_,
+                 sqrt6 * x_ * y_ * z_], dim=1,
+            ))
+        return torch.cat(parts, dim=1)
+
+    def angular_l2(self, x_: torch.Tensor, y_: torch.Tensor, z_: torch.Tensor) -> torch.Tensor:
+        """``(len, 5, ...)`` for inputs of shape ``(len, ...)``: v^T B_m v for the basis B_m of :attr:`sh2_basis`; for a unit v,
+        u u^T - I/3 in that orthonormal basis (5 numbers instead of 9). Quadratic in v."""
+        sqrt2, sqrt6 = 1.4142135623730951, 2.449489742783178  # TorchScript has no globals
+        return torch.stack(
+            [sqrt2 * x_ * y_, sqrt2 * y_ * z_, sqrt2 * x_ * z_, (x_ * x_ - y_ * y_) / sqrt2,
+             (2.0 * z_ * z_ - x_ * x_ - y_ * y_) / sqrt6], dim=1,
+        )
+
+    def radial(self, r: torch.Tensor, pair: torch.Tensor) -> torch.Tensor:
+        """``(num_edges, num_l, channels)``: radial weights of each edge, envelope and
+        neighbour normalisation included; ``pair = z_center * num_elements + z_neighbor``."""
+        basis = torch.sin(r.unsqueeze(1) * self.frequencies) * (math.sqrt(2.0 / self.cutoff) / r.unsqueeze(1))
+        h = self.act(self.radial_in(basis) + self.pair_bias[pair])
+        h = self.act(self.radial_mid(h))
+        fc = polynomial_cutoff(r, self.cutoff, self.envelope_p)
+        return (self.radial_out(h) * (fc / self.avg_num_neighbors).unsqueeze(1)).view(-1, self.num_l, self.channels)
+
     def atom_energies(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, num_local: int
     ) -> torch.Tensor:
         center, neighbor = edge_index[0], edge_index[1]
         # ghost-centred edges (never sent for num_layers == 1, but allowed) go to a dropped row
         row = torch.where(center < num_local, center, torch.full_like(center, num_local))
-        rows = num_local + 1
         r = torch.linalg.norm(edge_vectors, dim=1)
-        u = edge_vectors / r.unsqueeze(1)
-        fc = polynomial_cutoff(r, self.cutoff, self.envelope_p)
-        basis = torch.sin(r.unsqueeze(1) * self.frequencies) * (math.sqrt(2.0 / self.cutoff) / r.unsqueeze(1))
+        weights = self.radial(r, species[center] * self.num_elements + species[neighbor])
+        y = self.angular(edge_vectors / r.unsqueeze(1))
+        moments = torch.zeros((num_local + 1, y.shape[1], self.channels), dtype=r.dtype, device=r.device)
+        # each l has 1, 3, 5 or 10 angular components, all weighted by the radial weights of l
+        sizes = [1, 3, 5, 10]
+        per_component = torch.cat([weights[:, l:l + 1].expand(-1, sizes[l], -1) for l in range(self.num_l)], dim=1)
+        moments = moments.index_add(0, row, y.unsqueeze(2) * per_component)
+        return self.energy_from_moments(species[:num_local], moments[:num_local])
 
-        pair = species[center] * self.num_elements + species[neighbor]
-        h = self.act(self.radial_in(basis) + self.pair_bias[pair])
-        h = self.act(self.radial_mid(h))
-        weights = (self.radial_out(h) * (fc / self.avg_num_neighbors).unsqueeze(1)).view(-1, self.num_l, self.channels)
-
-        C = self.channels
-        a0 = torch.zeros((rows, C), dtype=r.dtype, device=r.device).index_add(0, row, weights[:, 0])
-        a1 = torch.zeros((rows, 3, C), dtype=r.dtype, device=r.device).index_add(
-            0, row, u.unsqueeze(2) * weights[:, 1].unsqueeze(1)
-        )
-        a1m = torch.matmul(a1, self.mix[0])
-        feats = [a0, (a1 * a1m).sum(1)]
-        x_, y_, z_ = u[:, 0], u[:, 1], u[:, 2]
+    @torch.jit.export
+    def energy_from_moments(self, species: torch.Tensor, moments: torch.Tensor) -> torch.Tensor:
+        """Per-atom energies ``(num_atoms,)`` from the moments ``(num_atoms, num_components,
+        channels)`` = sum over neighbours of ``angular x radial``. The native LAMMPS kernel
+        builds the moments itself and calls this, so the invariants live in one place."""
+        a0, a1 = moments[:, 0], moments[:, 1:4]
+        feats = [a0, (a1 * torch.matmul(a1, self.mix[0])).sum(1)]
         if self.lmax >= 2:
-            # u u^T - I/3 in an orthonormal basis of traceless symmetric matrices: 5 numbers per
-            # edge and channel instead of 9, the per-edge product being the model's hot spot
-            sqrt2, sqrt6 = 1.4142135623730951, 2.449489742783178  # TorchScript has no globals
-            y2 = torch.stack(
-                [sqrt2 * x_ * y_, sqrt2 * y_ * z_, sqrt2 * x_ * z_, (x_ * x_ - y_ * y_) / sqrt2,
-                 (2.0 * z_ * z_ - x_ * x_ - y_ * y_) / sqrt6], dim=1,
-            )
-            a2 = torch.zeros((rows, 5, C), dtype=r.dtype, device=r.device).index_add(
-                0, row, y2.unsqueeze(2) * weights[:, 2].unsqueeze(1)
-            )
-            # Frobenius products are plain dot products in this basis; 3x3 matrices only per node
-            feats.append((a2 * torch.matmul(a2, self.mix[1])).sum(1))
-            mat = torch.einsum("nkc,kp->ncp", a2, self.sh2_basis).reshape(rows, C, 3, 3)
-            m3 = torch.einsum("nkc,kp->ncp", torch.matmul(a2, self.mix[2]), self.sh2_basis).reshape(rows, C, 3, 3)
-            m4 = torch.einsum("nkc,kp->ncp", torch.matmul(a2, self.mix[3]), self.sh2_basis).reshape(rows, C, 3, 3)
-            v = a1.transpose(1, 2)  # (rows, C, 3)
-            feats.append((v.unsqueeze(3) * m3 * v.unsqueeze(2)).sum((2, 3)))
-            feats.append((torch.matmul(mat, mat) * m4.transpose(2, 3)).sum((2, 3)))
+            # With A2 = sum_m a_m B_m in the orthonormal basis B_m of traceless symmetric matrices
+            # (sh2_basis): A2:W A2 = a.b, v^T (W A2) v = sum_m y2_m(v) b_m and tr(A2 A2 W A2) =
+            # sum_mnp T_mnp a_m a_n b_p with T_mnp = tr(B_m B_n B_p); no 3x3 matrices per channel.
+            a2 = moments[:, 4:9]
+            rows, C = a2.shape[0], self.channels
+            b = torch.matmul(a2, torch.cat([self.mix[1], self.mix[2], self.mix[3]], dim=1))
+            b1, b2, b3 = b[:, :, :C], b[:, :, C:2 * C], b[:, :, 2 * C:]
+            feats.append((a2 * b1).sum(1))
+            feats.append((self.angular_l2(a1[:, 0], a1[:, 1], a1[:, 2]) * b2).sum(1))
+            quadratic = torch.matmul(self.sh2_cubic, (a2.unsqueeze(1) * a2.unsqueeze(2)).reshape(rows, 25, C))
+            feats.append((quadratic * b3).sum(1))
         if self.lmax == 3:
-            # the 10 distinct monomials of u (x) u (x) u, each times the square root of its
-            # multiplicity, so that a plain dot product is the full contraction: y3(u).y3(v) = (u.v)^3
-            sqrt3, sqrt6 = 1.7320508075688772, 2.449489742783178
-            y3 = torch.stack(
-                [x_ * x_ * x_, y_ * y_ * y_, z_ * z_ * z_, sqrt3 * x_ * x_ * y_, sqrt3 * x_ * x_ * z_,
-                 sqrt3 * y_ * y_ * x_, sqrt3 * y_ * y_ * z_, sqrt3 * z_ * z_ * x_, sqrt3 * z_ * z_ * y_,
-                 sqrt6 * x_ * y_ * z_], dim=1,
-            )
-            a3 = torch.zeros((rows, 10, C), dtype=r.dtype, device=r.device).index_add(
-                0, row, y3.unsqueeze(2) * weights[:, 3].unsqueeze(1)
-            )
+            a3 = moments[:, 9:19]
             feats.append((a3 * torch.matmul(a3, self.mix[4])).sum(1))
-        x = torch.cat(feats, dim=1)[:num_local]
+        x = torch.cat(feats, dim=1)
 
-        h = self.act(self.readout_in(x) + self.element_bias[species[:num_local]])
+        h = self.act(self.readout_in(x) + self.element_bias[species])
         for layer in self.readout_hidden:
             h = self.act(layer(h))
         out = self.readout_out(h).squeeze(1)
-        return self.scale * out + self.shift[species[:num_local]]
+        return self.scale * out + self.shift[species]
 
 
 def count_parameters(model: torch.nn.Module) -> int:

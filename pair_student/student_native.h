@@ -1,0 +1,58 @@
+/* -*- c++ -*- -------------------------------------------------------------
+   Native CPU kernel of pair_style student for tabulated local students
+   (pair_student.models.tabulated): radial weights from cubic Hermite tables,
+   moments, invariants and all gradients in closed form, the readout MLP as
+   plain matrix products. No autograd. Private to the torch side:
+   pair_student.h never sees torch.
+------------------------------------------------------------------------- */
+
+#ifndef LMP_STUDENT_NATIVE_H
+#define LMP_STUDENT_NATIVE_H
+
+#include <torch/script.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace LAMMPS_NS {
+
+class NativeKernel {
+ public:
+  // True when the module is a tabulated local student with plain (unquantized) weights.
+  static bool supports(const torch::jit::Module &module);
+  // Copies tables and weights from the module (already in its run dtype); "" on success.
+  std::string load(const torch::jit::Module &module, torch::Dtype dtype);
+  std::string evaluate(const std::vector<int64_t> &species, const std::vector<int64_t> &edges,
+                       const std::vector<double> &vectors, int64_t nedges, int64_t nlocal,
+                       std::vector<double> &energy, std::vector<double> &edge_grad);
+
+ private:
+  template <typename T> struct Weights {
+    std::vector<T> values, slopes;    // radial tables: (pairs * (points + 1), num_l * channels)
+    std::vector<T> mix, mix_t;        // (num_mix, channels, channels), and each transposed
+    std::vector<T> cubic;             // (5, 25): tr(B_m B_n B_p) as [p][m * 5 + n]
+  };
+  template <typename T>
+  void run(const Weights<T> &wt, const std::vector<int64_t> &species,
+           const std::vector<int64_t> &edges, const std::vector<double> &vectors,
+           int64_t nedges, int64_t nlocal, std::vector<double> &energy,
+           std::vector<double> &edge_grad);
+  template <typename T>
+  void atoms(const Weights<T> &wt, const int64_t *species, int64_t n, const T *A, T *G,
+             double *energy);
+
+  torch::Dtype dtype = torch::kFloat64;
+  Weights<double> w64;
+  Weights<float> w32;
+  // readout, as torch tensors in the run dtype: weights (out, in) and biases per layer
+  std::vector<torch::Tensor> layer, bias;
+  torch::Tensor element_bias, out_weight, shift;
+  double out_bias = 0.0, scale = 1.0;
+  int num_elements = 0, lmax = 0, channels = 0, points = 0, components = 0, features = 0;
+  double spacing = 0.0;
+};
+
+}    // namespace LAMMPS_NS
+
+#endif

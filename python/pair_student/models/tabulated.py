@@ -1,0 +1,98 @@
+"""A :class:`LocalStudent` whose radial network is replaced by cubic Hermite tables.
+
+The radial weights of an edge depend only on its length and on the ordered element pair,
+so they can be tabulated once at export, as DeePMD-kit's ``compress`` does for its embedding
+net: ``points + 1`` equally spaced nodes on ``[0, cutoff]``, each holding the value and the
+exact derivative (from autograd) of every output of :meth:`LocalStudent.radial`. Between nodes
+the cubic Hermite interpolant is C1, so forces stay continuous and MD conserves energy; its
+error falls as ``spacing**4`` (``tabulation_error`` measures it on real frames).
+
+The tabulated model is a TorchScript student like any other (Python, ASE, ``pair_style
+student`` through libtorch, CUDA). On CPU the pair style recognises its tables
+(:data:`TABLE_ATTRIBUTES`) and runs them in a native kernel without autograd over edges:
+moments, then :meth:`LocalStudent.energy_from_moments` and its gradient per atom, then the
+edge gradients in closed form.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Dict
+
+import torch
+
+from .local import LocalStudent
+
+DEFAULT_POINTS = 256
+TABLE_ATTRIBUTES = ("radial_values", "radial_slopes", "table_spacing", "table_points")
+"""What the C++ pair style reads to decide that a file can run in its native kernel."""
+
+_RADIAL_MODULES = ("radial_in", "radial_mid", "radial_out")
+
+
+class TabulatedStudent(LocalStudent):
+    """``student`` with its radial MLP sampled on ``points`` intervals; built by :func:`tabulate`."""
+
+    def __init__(self, student: LocalStudent, points: int = DEFAULT_POINTS):
+        if not isinstance(student, LocalStudent) or isinstance(student, TabulatedStudent):
+            raise TypeError(f"only a LocalStudent can be tabulated, got {type(student).__name__}")
+        if points < 8:
+            raise ValueError(f"points must be >= 8 for a useful table, got {points}")
+        config = student.config()
+        self._config = dict(config, tabulated_points=int(points))
+        config.pop("architecture")
+        super().__init__(**config)
+        self.load_state_dict(student.state_dict())
+        self.to(next(student.parameters()).dtype)
+        values, slopes = _sample_radial(self, points)
+        for name in _RADIAL_MODULES + ("pair_bias",):
+            delattr(self, name)
+        # rows: pair * (points + 1) + node; slopes are d/dr times the spacing (Hermite form)
+        self.register_buffer("radial_values", values)
+        self.register_buffer("radial_slopes", slopes)
+        self.table_points = int(points)
+        self.table_spacing = self.cutoff / points
+
+    def config(self) -> Dict[str, object]:
+        return dict(self._config)
+
+    def radial(self, r: torch.Tensor, pair: torch.Tensor) -> torch.Tensor:
+        x = r / self.table_spacing
+        node = torch.clamp(torch.floor(x.detach()), 0.0, float(self.table_points - 1))
+        t = (x - node).unsqueeze(1)
+        row = pair * (self.table_points + 1) + node.long()
+        y0, y1 = self.radial_values[row], self.radial_values[row + 1]
+        d0, d1 = self.radial_slopes[row], self.radial_slopes[row + 1]
+        t2 = t * t
+        t3 = t2 * t
+        w = (2.0 * t3 - 3.0 * t2 + 1.0) * y0 + (t3 - 2.0 * t2 + t) * d0 + (3.0 * t2 - 2.0 * t3) * y1 + (t3 - t2) * d1
+        return w.view(-1, self.num_l, self.channels)
+
+
+def _sample_radial(student: LocalStudent, points: int):
+    """Values and spacing-scaled derivatives of ``LocalStudent.radial`` at the table nodes,
+    computed in float64 and returned in the student's dtype."""
+    dtype = next(student.parameters()).dtype
+    source = copy.deepcopy(student).double()
+    n, width = source.num_elements, source.num_l * source.channels
+    spacing = source.cutoff / points
+    r = torch.arange(points + 1, dtype=torch.float64) * spacing
+    r[0] = 1e-9 * spacing  # the Bessel basis is sin(kr)/r: take its limit at the origin
+    values, slopes = [], []
+    for pair in range(n * n):
+        index = torch.full((points + 1,), pair, dtype=torch.long)
+        # each row depends on its own r only, so a forward-mode derivative along ones is d/dr
+        v, dv = torch.func.jvp(lambda x: LocalStudent.radial(source, x, index).reshape(-1, width), (r,), (torch.ones_like(r),))
+        values.append(v.detach())
+        slopes.append(dv.detach() * spacing)
+    return torch.cat(values).to(dtype), torch.cat(slopes).to(dtype)
+
+
+def tabulate(student: LocalStudent, points: int = DEFAULT_POINTS) -> TabulatedStudent:
+    """A copy of ``student`` with tabulated radial weights, in ``eval`` mode."""
+    return TabulatedStudent(student, points).eval()
+
+
+def is_tabulated(module: torch.nn.Module) -> bool:
+    """True for a :class:`TabulatedStudent` or a TorchScript file made from one."""
+    return all(hasattr(module, name) for name in TABLE_ATTRIBUTES)

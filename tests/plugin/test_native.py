@@ -1,0 +1,60 @@
+"""The native CPU kernel for tabulated local students: the same numbers as the TorchScript
+forward (through the ASE calculator and through ``kernel torch``), for every lmax, on two
+elements, with ghosts and on 2 ranks; clear errors when it cannot run."""
+
+import pytest
+import torch
+
+from conftest import assert_close, gan_supercell, reference, run_student
+from pair_student.contract import save_student
+from pair_student.models import LocalStudent
+from pair_student.models.tabulated import tabulate
+from test_agreement import QUANTITIES
+from test_errors import assert_lammps_error, gan_dir, run  # noqa: F401 (gan_dir is a fixture)
+
+ELEMENTS = ["Ga", "N"]
+
+
+def tabulated_model(path, lmax=2, points=64):
+    torch.manual_seed(lmax)
+    model = LocalStudent(ELEMENTS, 4.5, channels=5, radial_hidden=8, hidden=12, lmax=lmax).double()
+    with torch.no_grad():  # non-trivial pair biases and readout, so every table row and invariant differs
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    table = tabulate(model, points)
+    return save_student(table, path, {"elements": ELEMENTS, "cutoff": 4.5})
+
+
+@pytest.mark.parametrize("lmax", [1, 2, 3])
+def test_native_kernel_equals_ase_and_torch_kernel(tmp_path, lmax):
+    path = tabulated_model(tmp_path / "model.pt", lmax)
+    atoms = gan_supercell()
+    native = run_student(tmp_path / "native", atoms, path, boundary="p p p", specorder=ELEMENTS)
+    assert "native kernel" in native["output"]
+    torch_run = run_student(tmp_path / "torch", atoms, path, boundary="p p p", specorder=ELEMENTS,
+                            options="kernel torch")
+    assert "libtorch autograd" in torch_run["output"]
+    ref = reference(native["atoms"], path)
+    for key in QUANTITIES:
+        assert_close(native[key], ref[key], what=f"native vs ASE {key}")
+        assert_close(native[key], torch_run[key], what=f"native vs kernel torch {key}")
+
+
+def test_native_kernel_float32_and_two_ranks(tmp_path):
+    path = tabulated_model(tmp_path / "model.pt")
+    atoms = gan_supercell()
+    serial = run_student(tmp_path / "1", atoms, path, boundary="p p p", specorder=ELEMENTS)
+    parallel = run_student(tmp_path / "2", atoms, path, boundary="p p p", specorder=ELEMENTS, nprocs=2)
+    single = run_student(tmp_path / "3", atoms, path, boundary="p p p", specorder=ELEMENTS,
+                         options="dtype float32 kernel native")
+    for key in QUANTITIES:
+        assert_close(parallel[key], serial[key], what=f"2 ranks {key}")
+        assert_close(single[key], serial[key], rtol=1e-4, what=f"float32 {key}")
+
+
+@pytest.mark.parametrize("options,fragments", [
+    ("kernel native", ("kernel native needs a tabulated student", "--table-points")),
+    ("kernel fast", ("unknown kernel 'fast'", "auto, native or torch")),
+])
+def test_kernel_errors(gan_dir, options, fragments):
+    assert_lammps_error(run(gan_dir, options=options), *fragments)
