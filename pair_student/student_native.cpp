@@ -44,18 +44,24 @@ template <typename T> static std::vector<T> to_vector(const torch::Tensor &t)
   return std::vector<T>(c.data_ptr<T>(), c.data_ptr<T>() + c.numel());
 }
 
-template <typename T> static void fill(const torch::jit::Module &m, std::vector<T> &values,
-                                       std::vector<T> &slopes, std::vector<T> &mix,
-                                       std::vector<T> &mix_t, std::vector<T> &cubic,
-                                       torch::Dtype dtype)
+template <typename T> static void fill(const torch::jit::Module &m, NativeKernel::Weights<T> &w,
+                                       torch::Dtype dtype, int lmax)
 {
   auto get = [&](const char *name) { return m.attr(name).toTensor().detach().to(torch::kCPU, dtype); };
-  values = to_vector<T>(get("radial_values"));
-  slopes = to_vector<T>(get("radial_slopes"));
-  mix = to_vector<T>(get("mix"));
-  // the gradients need x M^T: keep each mixing transposed, so both directions are row updates
-  mix_t = to_vector<T>(get("mix").transpose(1, 2));
-  cubic = to_vector<T>(get("sh2_cubic"));
+  w.values = to_vector<T>(get("radial_values"));
+  w.slopes = to_vector<T>(get("radial_slopes"));
+  w.cubic = to_vector<T>(get("sh2_cubic"));
+  torch::Tensor mix = get("mix");
+  w.m0 = to_vector<T>(mix[0]);
+  w.m0t = to_vector<T>(mix[0].t());
+  if (lmax >= 2) {    // the three mixings of A2 side by side, and their transposes stacked
+    w.mcat = to_vector<T>(torch::cat({mix[1], mix[2], mix[3]}, 1));
+    w.mtcat = to_vector<T>(torch::cat({mix[1].t(), mix[2].t(), mix[3].t()}, 0));
+  }
+  if (lmax == 3) {
+    w.m4 = to_vector<T>(mix[4]);
+    w.m4t = to_vector<T>(mix[4].t());
+  }
 }
 
 std::string NativeKernel::load(const torch::jit::Module &m, torch::Dtype run_dtype)
@@ -91,15 +97,16 @@ std::string NativeKernel::load(const torch::jit::Module &m, torch::Dtype run_dty
   int64_t rows = (int64_t) num_elements * num_elements * (points + 1);
   int64_t width = (int64_t) (lmax + 1) * channels;
   int num_mix = lmax == 1 ? 1 : lmax == 2 ? 4 : 5;
-  bool ok;
-  if (dtype == torch::kFloat64) {
-    fill(m, w64.values, w64.slopes, w64.mix, w64.mix_t, w64.cubic, dtype);
-    ok = (int64_t) w64.values.size() == rows * width && w64.slopes.size() == w64.values.size() &&
-        (int64_t) w64.mix.size() == (int64_t) num_mix * channels * channels;
-  } else {
-    fill(m, w32.values, w32.slopes, w32.mix, w32.mix_t, w32.cubic, dtype);
-    ok = (int64_t) w32.values.size() == rows * width && w32.slopes.size() == w32.values.size() &&
-        (int64_t) w32.mix.size() == (int64_t) num_mix * channels * channels;
+  torch::Tensor mix = m.attr("mix").toTensor();
+  bool ok = mix.dim() == 3 && mix.size(0) == num_mix && mix.size(1) == channels &&
+      mix.size(2) == channels;
+  size_t table = (size_t) (rows * width);
+  if (ok && dtype == torch::kFloat64) {
+    fill(m, w64, dtype, lmax);
+    ok = w64.values.size() == table && w64.slopes.size() == table;
+  } else if (ok) {
+    fill(m, w32, dtype, lmax);
+    ok = w32.values.size() == table && w32.slopes.size() == table;
   }
   if (!ok || spacing <= 0.0 || layer[0].size(1) != features)
     return "the tables and weights in the model file do not match its sizes; re-export it";
@@ -154,11 +161,11 @@ template <typename T> struct Spline {
     g00 = (6 * t2 - 6 * t) * inv; g10 = (3 * t2 - 4 * t + 1) * inv;
     g01 = (6 * t - 6 * t2) * inv; g11 = (3 * t2 - 2 * t) * inv;
   }
-  void value(int64_t n, T *w) const
+  void value(int64_t n, T *__restrict w) const
   {
     for (int64_t c = 0; c < n; c++) w[c] = h00 * y0[c] + h10 * d0[c] + h01 * y1[c] + h11 * d1[c];
   }
-  void slope(int64_t n, T *dw) const
+  void slope(int64_t n, T *__restrict dw) const
   {
     for (int64_t c = 0; c < n; c++) dw[c] = g00 * y0[c] + g10 * d0[c] + g01 * y1[c] + g11 * d1[c];
   }
@@ -184,36 +191,26 @@ template <typename T> Gemm<T> torch_gemm()
   return gemm;
 }
 
-// out (n, cols) = x (n, inner) times W^T (W: (cols, inner) row-major), or x W when transpose is false;
-// beta 1 adds to what out holds
+// Row-major out (n, cols) = beta out + x (n, inner) M, M row-major (inner, cols), or M^T for
+// M row-major (cols, inner) when transposed; ldx/ldo are row strides, so x and out may be the
+// rows of one component inside (n, K, C) moment blocks.
 template <typename T>
-void matmul(const torch::Tensor &x, const torch::Tensor &W, bool transpose, torch::Tensor &out, T beta)
+void gemm_rows(int n, int inner, int cols, const T *x, int ldx, const T *M, bool transposed,
+               T *out, int ldo, T beta)
 {
-  Gemm<T> gemm = torch_gemm<T>();
-  int n = (int) x.size(0), inner = (int) x.size(1);
-  int cols = (int) (transpose ? W.size(0) : W.size(1));
-  if (!gemm) {    // no BLAS symbol found: torch's own matmul
-    torch::Tensor p = transpose ? torch::mm(x, W.t()) : torch::mm(x, W);
-    out = beta == 0 ? p : out + p;
+  static const Gemm<T> gemm = torch_gemm<T>();
+  if (gemm) {    // column-major: out^T = M'^T x^T
+    T one = 1;
+    int ldm = transposed ? inner : cols;
+    gemm(transposed ? "T" : "N", "N", &cols, &n, &inner, &one, M, &ldm, x, &ldx, &beta, out, &ldo);
     return;
   }
-  // row-major out^T = (col-major) W'^T x^T
-  T one = 1;
-  int ldw = (int) W.size(1);
-  gemm(transpose ? "T" : "N", "N", &cols, &n, &inner, &one, W.data_ptr<T>(), &ldw,
-       x.data_ptr<T>(), &inner, &beta, out.data_ptr<T>(), &cols);
-}
-
-// out[r][:] (+)= sum_c x[r][c] M[c][:], M (C, C) row-major: row vectors times a channel mixing
-template <typename T> void mix_rows(const T *x, int rows, const T *M, int C, T *out, bool add)
-{
-  for (int r = 0; r < rows; r++) {
-    T *o = out + r * C;
-    if (!add) std::fill(o, o + C, (T) 0);
-    for (int c = 0; c < C; c++) {
-      T xc = x[r * C + c];
-      const T *m = M + c * C;
-      for (int d = 0; d < C; d++) o[d] += xc * m[d];
+  for (int i = 0; i < n; i++) {    // no BLAS symbol in libtorch's scope: plain loops
+    T *o = out + (int64_t) i * ldo;
+    for (int d = 0; d < cols; d++) o[d] = beta == 0 ? 0 : beta * o[d];
+    for (int c = 0; c < inner; c++) {
+      T xc = x[(int64_t) i * ldx + c];
+      for (int d = 0; d < cols; d++) o[d] += xc * (transposed ? M[d * inner + c] : M[c * cols + d]);
     }
   }
 }
@@ -232,151 +229,165 @@ template <typename T> inline void quadratic_l2(T x, T y, T z, T *q, T (*dq)[3])
 }
 }    // namespace
 
-// Energies of n atoms from their moments A (n, K, C), and G = dE/dA.
-template <typename T>
-void NativeKernel::atoms(const Weights<T> &wt, const int64_t *species, int64_t n, const T *A,
+// Energies of n atoms from their moments A (n, K, C), and G = dE/dA (n, K, C). The channel
+// mixings of all n atoms go through gemm, one call per angular component and direction.
+template <typename T, int CT>
+void NativeKernel::atoms(const Weights<T> &wt, const int64_t *species, int64_t n64, const T *A,
                          T *G, double *energy)
 {
-  const int C = channels, K = components, F = features, CC = C * C;
-  const T *M = wt.mix.data(), *MT = wt.mix_t.data(), *cubic = wt.cubic.data();
-  // per atom: a1 M0 (3C), a2 M1..M3 (15C), the cubic quadratic forms (5C), a3 M4 (10C)
-  const int S = 33 * C;
-  std::vector<T> X(n * F), scratch(n * S), tmp(10 * C);
-  for (int64_t i = 0; i < n; i++) {
-    const T *a0 = A + i * K * C, *a1 = a0 + C, *a2 = a0 + 4 * C, *a3 = a0 + 9 * C;
-    T *x = &X[i * F], *B1 = &scratch[i * S], *b = B1 + 3 * C, *q = b + 15 * C, *b5 = q + 5 * C;
-    for (int c = 0; c < C; c++) x[c] = a0[c];
-    mix_rows(a1, 3, M, C, B1, false);
-    for (int c = 0; c < C; c++) x[C + c] = a1[c] * B1[c] + a1[C + c] * B1[C + c] + a1[2 * C + c] * B1[2 * C + c];
+  const int C = CT ? CT : channels, K = components, F = features, KC = K * C, n = (int) n64;
+  const T *cubic = wt.cubic.data();
+  // per atom: a1 M0 (3C); a2 [M1 M2 M3] as [m][j][c] (15C); q_p(a2) (5C); a3 M4 (10C)
+  std::vector<T> X(n * F), B1(n * 3 * C), b(n * 15 * C), q(n * 5 * C), b5(lmax == 3 ? n * 10 * C : 0);
+  for (int k = 0; k < 3; k++)
+    gemm_rows<T>(n, C, C, A + (1 + k) * C, KC, wt.m0.data(), false, &B1[k * C], 3 * C, 0);
+  if (lmax >= 2)
+    for (int m = 0; m < 5; m++)
+      gemm_rows<T>(n, C, 3 * C, A + (4 + m) * C, KC, wt.mcat.data(), false, &b[m * 3 * C], 15 * C, 0);
+  if (lmax == 3)
+    for (int k = 0; k < 10; k++)
+      gemm_rows<T>(n, C, C, A + (9 + k) * C, KC, wt.m4.data(), false, &b5[k * C], 10 * C, 0);
+
+  for (int i = 0; i < n; i++) {
+    const T *__restrict a0 = A + i * KC, *__restrict a1 = a0 + C, *__restrict a2 = a0 + 4 * C;
+    const T *__restrict B = &B1[i * 3 * C], *__restrict bi = &b[i * 15 * C];
+    T *__restrict x = &X[i * F], *__restrict qi = &q[i * 5 * C];
+    for (int c = 0; c < C; c++) {
+      x[c] = a0[c];
+      x[C + c] = a1[c] * B[c] + a1[C + c] * B[C + c] + a1[2 * C + c] * B[2 * C + c];
+    }
     if (lmax >= 2) {
-      for (int j = 0; j < 3; j++) mix_rows(a2, 5, M + (1 + j) * CC, C, b + 5 * j * C, false);
-      T *f2 = x + 2 * C, *f3 = x + 3 * C, *f4 = x + 4 * C;
+      T *__restrict f2 = x + 2 * C, *__restrict f3 = x + 3 * C, *__restrict f4 = x + 4 * C;
       std::fill(f2, f2 + 3 * C, (T) 0);
-      std::fill(q, q + 5 * C, (T) 0);
+      std::fill(qi, qi + 5 * C, (T) 0);
       for (int p = 0; p < 5; p++)
         for (int mm = 0; mm < 5; mm++)
           for (int nn = 0; nn < 5; nn++) {
             T t = cubic[p * 25 + mm * 5 + nn];
             if (t == 0) continue;    // most of tr(B_m B_n B_p) vanishes
-            for (int c = 0; c < C; c++) q[p * C + c] += t * a2[mm * C + c] * a2[nn * C + c];
+            for (int c = 0; c < C; c++) qi[p * C + c] += t * a2[mm * C + c] * a2[nn * C + c];
           }
       for (int c = 0; c < C; c++) {
         T y2[5];
         quadratic_l2(a1[c], a1[C + c], a1[2 * C + c], y2, (T(*)[3]) nullptr);
-        for (int p = 0; p < 5; p++) {
-          f2[c] += a2[p * C + c] * b[p * C + c];
-          f3[c] += y2[p] * b[(5 + p) * C + c];
-          f4[c] += q[p * C + c] * b[(10 + p) * C + c];
+        for (int m = 0; m < 5; m++) {
+          const T *bm = bi + m * 3 * C;
+          f2[c] += a2[m * C + c] * bm[c];
+          f3[c] += y2[m] * bm[C + c];
+          f4[c] += qi[m * C + c] * bm[2 * C + c];
         }
       }
     }
     if (lmax == 3) {
-      mix_rows(a3, 10, M + 4 * CC, C, b5, false);
-      for (int c = 0; c < C; c++) {
-        T f5 = 0;
-        for (int k = 0; k < 10; k++) f5 += a3[k * C + c] * b5[k * C + c];
-        x[5 * C + c] = f5;
-      }
+      const T *__restrict a3 = a0 + 9 * C, *__restrict b5i = &b5[i * 10 * C];
+      T *__restrict f5 = x + 5 * C;
+      std::fill(f5, f5 + C, (T) 0);
+      for (int k = 0; k < 10; k++)
+        for (int c = 0; c < C; c++) f5[c] += a3[k * C + c] * b5i[k * C + c];
     }
   }
 
   // readout: z_l = h_{l-1} W_l^T + b_l (+ element bias), h_l = silu(z_l), E = scale (w.h_L + b) + shift
   torch::NoGradGuard no_grad;
   auto opts = torch::TensorOptions().dtype(dtype);
-  torch::Tensor spec = torch::from_blob(const_cast<int64_t *>(species), {n}, torch::kInt64);
-  torch::Tensor h = torch::from_blob(X.data(), {n, F}, opts);
+  torch::Tensor spec = torch::from_blob(const_cast<int64_t *>(species), {n64}, torch::kInt64);
+  torch::Tensor h = torch::from_blob(X.data(), {n64, F}, opts);
   std::vector<torch::Tensor> z;
   for (size_t l = 0; l < layer.size(); l++) {
-    torch::Tensor zl = bias[l].expand({n, bias[l].size(0)}).contiguous();
+    int out = (int) layer[l].size(0), in = (int) layer[l].size(1);
+    torch::Tensor zl = bias[l].expand({n64, out}).contiguous();
     if (l == 0) zl += element_bias.index_select(0, spec);
-    matmul<T>(h, layer[l], true, zl, 1);
+    gemm_rows<T>(n, in, out, h.data_ptr<T>(), in, layer[l].data_ptr<T>(), true, zl.data_ptr<T>(), out, 1);
     z.push_back(zl);
     h = torch::silu(zl);
   }
   torch::Tensor e = (torch::mv(h, out_weight) + out_bias) * scale + shift.index_select(0, spec);
   e = e.to(torch::kFloat64).contiguous();
   std::copy(e.data_ptr<double>(), e.data_ptr<double>() + n, energy);
-  torch::Tensor g = (out_weight * scale).expand({n, out_weight.size(0)});
+  torch::Tensor g = (out_weight * scale).expand({n64, out_weight.size(0)});
   for (int l = (int) layer.size() - 1; l >= 0; l--) {
+    int out = (int) layer[l].size(0), in = (int) layer[l].size(1);
     torch::Tensor s = torch::sigmoid(z[l]);
     torch::Tensor gz = (g * s * (1 + z[l] * (1 - s))).contiguous();
-    g = torch::empty({n, layer[l].size(1)}, opts);
-    matmul<T>(gz, layer[l], false, g, 0);
+    g = torch::empty({n64, in}, opts);
+    gemm_rows<T>(n, out, in, gz.data_ptr<T>(), out, layer[l].data_ptr<T>(), false, g.data_ptr<T>(), in, 0);
   }
-  g = g.contiguous();
   const T *GX = g.data_ptr<T>();
 
-  for (int64_t i = 0; i < n; i++) {
-    const T *a0 = A + i * K * C, *a1 = a0 + C, *a2 = a0 + 4 * C, *a3 = a0 + 9 * C;
-    const T *B1 = &scratch[i * S], *b = B1 + 3 * C, *q = b + 15 * C, *b5 = q + 5 * C;
-    const T *gf = GX + i * F;
-    T *g0 = G + i * K * C, *g1 = g0 + C, *g2 = g0 + 4 * C, *g3 = g0 + 9 * C;
-    std::fill(g0, g0 + K * C, (T) 0);
+  // G: the direct terms per atom, and the factors t that go back through the mixings
+  std::vector<T> t1(n * 3 * C), t2(lmax >= 2 ? n * 15 * C : 0), t3(lmax == 3 ? n * 10 * C : 0);
+  for (int i = 0; i < n; i++) {
+    const T *__restrict a0 = A + i * KC, *__restrict a1 = a0 + C, *__restrict a2 = a0 + 4 * C;
+    const T *__restrict B = &B1[i * 3 * C], *__restrict bi = &b[i * 15 * C], *__restrict qi = &q[i * 5 * C];
+    const T *__restrict gf = GX + (int64_t) i * F;
+    T *__restrict g0 = G + i * KC, *__restrict g1 = g0 + C, *__restrict g2 = g0 + 4 * C;
+    T *__restrict t1i = &t1[i * 3 * C];
+    std::fill(g0, g0 + KC, (T) 0);
     for (int c = 0; c < C; c++) g0[c] = gf[c];
     // f1 = a1 . (a1 M0)
     for (int k = 0; k < 3; k++)
       for (int c = 0; c < C; c++) {
-        tmp[k * C + c] = gf[C + c] * a1[k * C + c];
-        g1[k * C + c] += gf[C + c] * B1[k * C + c];
+        t1i[k * C + c] = gf[C + c] * a1[k * C + c];
+        g1[k * C + c] = gf[C + c] * B[k * C + c];
       }
-    mix_rows(tmp.data(), 3, MT, C, g1, true);
     if (lmax >= 2) {
       const T *gf2 = gf + 2 * C, *gf3 = gf + 3 * C, *gf4 = gf + 4 * C;
-      // f2 = a2 . (a2 M1)
-      for (int m = 0; m < 5; m++)
-        for (int c = 0; c < C; c++) {
-          tmp[m * C + c] = gf2[c] * a2[m * C + c];
-          g2[m * C + c] += gf2[c] * b[m * C + c];
-        }
-      mix_rows(tmp.data(), 5, MT + CC, C, g2, true);
-      // f3 = y2(a1) . (a2 M2)
+      T *__restrict t2i = &t2[i * 15 * C];
       for (int c = 0; c < C; c++) {
         T y2[5], dy2[5][3];
         quadratic_l2(a1[c], a1[C + c], a1[2 * C + c], y2, dy2);
         for (int m = 0; m < 5; m++) {
-          T bm = gf3[c] * b[(5 + m) * C + c];
-          for (int k = 0; k < 3; k++) g1[k * C + c] += bm * dy2[m][k];
-          tmp[m * C + c] = gf3[c] * y2[m];
+          const T *bm = bi + m * 3 * C;
+          T *tm = t2i + m * 3 * C;
+          tm[c] = gf2[c] * a2[m * C + c];              // f2 = a2 . (a2 M1)
+          g2[m * C + c] += gf2[c] * bm[c];
+          tm[C + c] = gf3[c] * y2[m];                  // f3 = y2(a1) . (a2 M2)
+          T w3 = gf3[c] * bm[C + c];
+          for (int k = 0; k < 3; k++) g1[k * C + c] += w3 * dy2[m][k];
+          tm[2 * C + c] = gf4[c] * qi[m * C + c];      // f4 = q(a2) . (a2 M3)
         }
       }
-      mix_rows(tmp.data(), 5, MT + 2 * CC, C, g2, true);
-      // f4 = sum_p q_p(a2) (a2 M3)_p with q_p = sum_mn T_pmn a2_m a2_n
-      for (int p = 0; p < 5; p++) {
-        const T *bp = b + (10 + p) * C;
-        for (int c = 0; c < C; c++) tmp[p * C + c] = gf4[c] * q[p * C + c];
+      // d/da_m and d/da_n of T_pmn a_m a_n, taken separately: no symmetry of T is assumed
+      for (int p = 0; p < 5; p++)
         for (int mm = 0; mm < 5; mm++)
           for (int nn = 0; nn < 5; nn++) {
             T t = cubic[p * 25 + mm * 5 + nn];
             if (t == 0) continue;
-            // d/da_m and d/da_n of t a_m a_n, taken separately: no symmetry of T is assumed
+            const T *bp = bi + p * 3 * C + 2 * C;
             for (int c = 0; c < C; c++) {
               T gb = gf4[c] * bp[c] * t;
               g2[mm * C + c] += gb * a2[nn * C + c];
               g2[nn * C + c] += gb * a2[mm * C + c];
             }
           }
-      }
-      mix_rows(tmp.data(), 5, MT + 3 * CC, C, g2, true);
     }
     if (lmax == 3) {
-      const T *gf5 = gf + 5 * C;
+      const T *__restrict a3 = a0 + 9 * C, *__restrict b5i = &b5[i * 10 * C], *gf5 = gf + 5 * C;
+      T *__restrict g3 = g0 + 9 * C, *__restrict t3i = &t3[i * 10 * C];
       for (int k = 0; k < 10; k++)
         for (int c = 0; c < C; c++) {
-          tmp[k * C + c] = gf5[c] * a3[k * C + c];
-          g3[k * C + c] += gf5[c] * b5[k * C + c];
+          t3i[k * C + c] = gf5[c] * a3[k * C + c];
+          g3[k * C + c] = gf5[c] * b5i[k * C + c];
         }
-      mix_rows(tmp.data(), 10, MT + 4 * CC, C, g3, true);
     }
   }
+  for (int k = 0; k < 3; k++)
+    gemm_rows<T>(n, C, C, &t1[k * C], 3 * C, wt.m0t.data(), false, G + (1 + k) * C, KC, 1);
+  if (lmax >= 2)
+    for (int m = 0; m < 5; m++)
+      gemm_rows<T>(n, 3 * C, C, &t2[m * 3 * C], 15 * C, wt.mtcat.data(), false, G + (4 + m) * C, KC, 1);
+  if (lmax == 3)
+    for (int k = 0; k < 10; k++)
+      gemm_rows<T>(n, C, C, &t3[k * C], 10 * C, wt.m4t.data(), false, G + (9 + k) * C, KC, 1);
 }
 
-template <typename T>
+template <typename T, int CT>
 void NativeKernel::run(const Weights<T> &wt, const std::vector<int64_t> &species,
                        const std::vector<int64_t> &edges, const std::vector<double> &vectors,
                        int64_t nedges, int64_t nlocal, std::vector<double> &energy,
                        std::vector<double> &edge_grad)
 {
-  const int K = components, C = channels;
+  const int K = components, C = CT ? CT : channels;
   const int64_t width = (int64_t) (lmax + 1) * C;
   const int64_t *center = edges.data(), *neighbor = edges.data() + nedges;
   std::vector<T> A(nlocal * K * C, (T) 0), G(nlocal * K * C), w(width), dw(width);
@@ -392,9 +403,9 @@ void NativeKernel::run(const Weights<T> &wt, const std::vector<int64_t> &species
     Spline<T> s(wt.values, wt.slopes, width, points, spacing, pair, r);
     s.value(width, w.data());
     angular<T>(lmax, (T) (v[0] / r), (T) (v[1] / r), (T) (v[2] / r), Y, nullptr);
-    T *a = &A[i * K * C];
+    T *__restrict a = &A[i * K * C];
     for (int k = 0; k < K; k++) {
-      const T *wl = &w[COMPONENT_L[k] * C];
+      const T *__restrict wl = &w[COMPONENT_L[k] * C];
       T yk = Y[k];
       for (int c = 0; c < C; c++) a[k * C + c] += yk * wl[c];
     }
@@ -403,7 +414,7 @@ void NativeKernel::run(const Weights<T> &wt, const std::vector<int64_t> &species
   energy.resize(nlocal);
   for (int64_t start = 0; start < nlocal; start += BLOCK) {
     int64_t n = std::min(BLOCK, nlocal - start);
-    atoms(wt, species.data() + start, n, &A[start * K * C], &G[start * K * C], &energy[start]);
+    atoms<T, CT>(wt, species.data() + start, n, &A[start * K * C], &G[start * K * C], &energy[start]);
   }
 
   edge_grad.assign(3 * nedges, 0.0);
@@ -419,33 +430,44 @@ void NativeKernel::run(const Weights<T> &wt, const std::vector<int64_t> &species
     s.slope(width, dw.data());
     angular<T>(lmax, u[0], u[1], u[2], Y, dY);
     // per l, over channels: P = sum_k G_k Y_k and D_a = sum_k G_k dY_k/du_a (k of that l);
-    // then dE/dvec = sum_c [(dw - l w / r) P] u + sum_c [w D] / r, with 4 sums over channels
-    const T *g = &G[i * K * C];
+    // then dE/dvec = sum_c [(dw - l w / r) P] u + sum_c [w D] / r, with 4 sums over channels.
+    // l = 0 has no D; for l = 1, Y = u and D_a is G_a itself.
+    const T *__restrict g = &G[i * K * C];
+    const T *__restrict wp = w.data(), *__restrict dwp = dw.data();
+    T *__restrict Pp = P.data(), *__restrict ap = acc.data();
     T inv_r = (T) (1.0 / r);
-    std::fill(acc.begin(), acc.end(), (T) 0);
-    for (int l = 0, k0 = 0; l <= lmax; k0 += NUM_M[l], l++) {
-      const T *wl = &w[l * C], *dwl = &dw[l * C];
-      std::fill(P.begin(), P.end(), (T) 0);
+    for (int c = 0; c < C; c++) {
+      ap[c] = dwp[c] * g[c];
+      T p1 = g[C + c] * u[0] + g[2 * C + c] * u[1] + g[3 * C + c] * u[2];
+      ap[c] += (dwp[C + c] - inv_r * wp[C + c]) * p1;
+      ap[C + c] = wp[C + c] * g[C + c];
+      ap[2 * C + c] = wp[C + c] * g[2 * C + c];
+      ap[3 * C + c] = wp[C + c] * g[3 * C + c];
+    }
+    for (int l = 2, k0 = 4; l <= lmax; k0 += NUM_M[l], l++) {
+      const T *__restrict wl = wp + l * C, *__restrict dwl = dwp + l * C;
+      std::fill(Pp, Pp + 4 * C, (T) 0);
       for (int k = k0; k < k0 + NUM_M[l]; k++) {
-        const T *gk = g + k * C, yk = Y[k], dx = dY[3 * k], dy = dY[3 * k + 1], dz = dY[3 * k + 2];
+        const T *__restrict gk = g + k * C;
+        const T yk = Y[k], dx = dY[3 * k], dy = dY[3 * k + 1], dz = dY[3 * k + 2];
         for (int c = 0; c < C; c++) {
-          P[c] += gk[c] * yk;
-          P[C + c] += gk[c] * dx;
-          P[2 * C + c] += gk[c] * dy;
-          P[3 * C + c] += gk[c] * dz;
+          Pp[c] += gk[c] * yk;
+          Pp[C + c] += gk[c] * dx;
+          Pp[2 * C + c] += gk[c] * dy;
+          Pp[3 * C + c] += gk[c] * dz;
         }
       }
       T lr = l * inv_r;
       for (int c = 0; c < C; c++) {
-        acc[c] += (dwl[c] - lr * wl[c]) * P[c];
-        acc[C + c] += wl[c] * P[C + c];
-        acc[2 * C + c] += wl[c] * P[2 * C + c];
-        acc[3 * C + c] += wl[c] * P[3 * C + c];
+        ap[c] += (dwl[c] - lr * wl[c]) * Pp[c];
+        ap[C + c] += wl[c] * Pp[C + c];
+        ap[2 * C + c] += wl[c] * Pp[2 * C + c];
+        ap[3 * C + c] += wl[c] * Pp[3 * C + c];
       }
     }
     T sums[4] = {0, 0, 0, 0};
     for (int j = 0; j < 4; j++)
-      for (int c = 0; c < C; c++) sums[j] += acc[j * C + c];
+      for (int c = 0; c < C; c++) sums[j] += ap[j * C + c];
     for (int a = 0; a < 3; a++)
       edge_grad[3 * e + a] = (double) (sums[0] * u[a] + sums[1 + a] * inv_r);
   }
@@ -457,9 +479,24 @@ std::string NativeKernel::evaluate(const std::vector<int64_t> &species,
                                    int64_t nlocal, std::vector<double> &energy,
                                    std::vector<double> &edge_grad)
 {
-  if (dtype == torch::kFloat64)
-    run<double>(w64, species, edges, vectors, nedges, nlocal, energy, edge_grad);
-  else
-    run<float>(w32, species, edges, vectors, nedges, nlocal, energy, edge_grad);
+  // the presets' channel counts (models/local.py) get loops of compile-time length, which the
+  // compiler unrolls and vectorises without remainders; other widths run the generic loops
+  if (dtype == torch::kFloat64) {
+    auto go = [&](auto width) {
+      run<double, decltype(width)::value>(w64, species, edges, vectors, nedges, nlocal, energy, edge_grad);
+    };
+    if (channels == 22) go(std::integral_constant<int, 22>());
+    else if (channels == 46) go(std::integral_constant<int, 46>());
+    else if (channels == 64) go(std::integral_constant<int, 64>());
+    else go(std::integral_constant<int, 0>());
+  } else {
+    auto go = [&](auto width) {
+      run<float, decltype(width)::value>(w32, species, edges, vectors, nedges, nlocal, energy, edge_grad);
+    };
+    if (channels == 22) go(std::integral_constant<int, 22>());
+    else if (channels == 46) go(std::integral_constant<int, 46>());
+    else if (channels == 64) go(std::integral_constant<int, 64>());
+    else go(std::integral_constant<int, 0>());
+  }
   return "";
 }

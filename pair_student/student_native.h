@@ -27,18 +27,21 @@ class NativeKernel {
                        const std::vector<double> &vectors, int64_t nedges, int64_t nlocal,
                        std::vector<double> &energy, std::vector<double> &edge_grad);
 
- private:
   template <typename T> struct Weights {
     std::vector<T> values, slopes;    // radial tables: (pairs * (points + 1), num_l * channels)
-    std::vector<T> mix, mix_t;        // (num_mix, channels, channels), and each transposed
+    std::vector<T> m0, m0t;           // mixing of A1 (channels, channels) and its transpose
+    std::vector<T> mcat, mtcat;       // of A2: [M1 M2 M3] (C, 3C) and [M1^T; M2^T; M3^T] (3C, C)
+    std::vector<T> m4, m4t;           // of A3 (lmax 3)
     std::vector<T> cubic;             // (5, 25): tr(B_m B_n B_p) as [p][m * 5 + n]
   };
-  template <typename T>
+
+ private:
+  template <typename T, int CT>    // CT: channels known at compile time, 0 = at run time
   void run(const Weights<T> &wt, const std::vector<int64_t> &species,
            const std::vector<int64_t> &edges, const std::vector<double> &vectors,
            int64_t nedges, int64_t nlocal, std::vector<double> &energy,
            std::vector<double> &edge_grad);
-  template <typename T>
+  template <typename T, int CT>
   void atoms(const Weights<T> &wt, const int64_t *species, int64_t n, const T *A, T *G,
              double *energy);
 
