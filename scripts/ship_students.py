@@ -61,6 +61,11 @@ def write_readme(rows: list) -> Path:
         "with the command in its row (it samples, labels, trains the three sizes and exports), then",
         "`python scripts/ship_students.py`. Metrics: forces against the teacher on the held-out test",
         "split of that run's dataset (`docs/students/<system>/` has the figures and cards).",
+        "Every file carries radial tables for the pair style's native kernel (export tabulates",
+        "local students); the files made before export did so were re-exported in place with",
+        "`pair-student export demo/<system>/<size>_model_traced.pt --out demo/<system>/<size>_model_traced.pt`,",
+        "which changed their forces by 2e-6 to 3e-5 relative (`provenance.tabulated`); the metrics",
+        "are those of the networks before tabulation.",
         "",
         "| system | size | parameters | epochs | training (s) | force R² | RMSE (eV/Å) | MAE (eV/Å) "
         "| mean angular error (°) | energy MAE (meV/atom) | target |",

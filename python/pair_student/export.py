@@ -81,7 +81,8 @@ def local_student_from_file(path: str | os.PathLike) -> Tuple[torch.nn.Module, D
     from .models import LocalStudent
 
     meta = read_metadata(path)
-    state = torch.jit.load(str(path), map_location="cpu").state_dict()
+    scripted = torch.jit.load(str(path), map_location="cpu")
+    state = scripted.state_dict()
     if "radial_in.weight" not in state or "readout_in.weight" not in state:
         raise ContractError(f"{path} is not an untabulated local student; give its training checkpoint instead")
     radial_hidden, num_basis = state["radial_in.weight"].shape
@@ -90,9 +91,10 @@ def local_student_from_file(path: str | os.PathLike) -> Tuple[torch.nn.Module, D
         meta["elements"], meta["cutoff"], channels=state["mix"].shape[1], num_basis=num_basis,
         radial_hidden=radial_hidden, hidden=state["readout_in.weight"].shape[0],
         readout_layers=1 + sum(k.endswith(".weight") and k.startswith("readout_hidden.") for k in state),
-        lmax={1: 1, 4: 2, 5: 3}[mix],
+        lmax={1: 1, 4: 2, 5: 3}[mix], envelope_p=int(scripted.envelope_p),
     ).double()
-    model.load_state_dict(state)
+    # TorchScript keeps non-persistent buffers too; those are rebuilt by the constructor
+    model.load_state_dict({k: v for k, v in state.items() if k in model.state_dict()})
     keep = {k: meta[k] for k in ("elements", "cutoff", "num_layers", "provenance")}
     return model.eval(), keep
 

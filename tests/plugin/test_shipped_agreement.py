@@ -1,5 +1,6 @@
-"""Every shipped demo student passes the pair style's agreement test: lmp equals the ASE
-calculator to 1e-10 in float64 (energy, forces, virial, per-atom values), serial and on 2 ranks."""
+"""Every shipped demo student passes the pair style's agreement test: lmp (native kernel)
+equals the ASE calculator (TorchScript) to 1e-10 in float64 (energy, forces, virial, per-atom
+values), serial and on 2 ranks, and to float32 rounding in float32."""
 
 import numpy as np
 import pytest
@@ -35,7 +36,9 @@ def test_shipped_student_lammps_equals_ase(tmp_path, system, size, path):
     atoms = _rattled(system)
     elements = meta["elements"]
     boundary = "p p p" if atoms.pbc.all() else "f f f"
+    assert meta["provenance"]["tabulated"]["force_difference"] < 1e-4
     lmp = run_student(tmp_path, atoms, path, boundary=boundary, specorder=elements)
+    assert "native kernel" in lmp["output"]  # the shipped files run in the native kernel on CPU
     ref = reference(lmp["atoms"], path)
     for key in QUANTITIES:
         assert_close(lmp[key], ref[key], what=f"{system}/{size} {key}")
@@ -50,3 +53,13 @@ def test_shipped_student_on_two_ranks_equals_serial(tmp_path):
     parallel = run_student(tmp_path / "2", atoms, path, boundary="p p p", specorder=elements, nprocs=2)
     for key in QUANTITIES:
         assert_close(parallel[key], serial[key], what=f"2 ranks {key}")
+
+
+@pytest.mark.parametrize("size", ["ultra-tiny", "original"])
+def test_shipped_student_in_float32(tmp_path, size):
+    path = shipped_models()["si"][size]
+    atoms = _rattled("si")
+    lmp = run_student(tmp_path, atoms, path, boundary="p p p", specorder=["Si"], options="dtype float32")
+    ref = reference(lmp["atoms"], path)
+    for key in ("energy", "forces", "virial"):
+        assert_close(lmp[key], ref[key], rtol=1e-4, what=f"si/{size} float32 {key}")

@@ -48,7 +48,7 @@ def find_students(system: str, extra_dirs=STUDENT_DIRS) -> Dict[str, Path]:
 
 
 def student_potentials(system: str, elements: List[str], out: Path, dtypes=("float32", "float64"),
-                       extra_dirs=STUDENT_DIRS):
+                       extra_dirs=STUDENT_DIRS, libtorch: bool = True):
     from ..contract import read_metadata, save_student
     from ..models import ReferenceStudent
     from .common import Potential
@@ -64,13 +64,18 @@ def student_potentials(system: str, elements: List[str], out: Path, dtypes=("flo
     pots = []
     for size, path in students.items():
         meta = read_metadata(path)
-        for dtype in dtypes:
+        variants = [(dtype, "auto") for dtype in dtypes]
+        if libtorch and "tabulated" in meta["provenance"]:
+            # the same file through libtorch autograd: what the native kernel replaced (before/after)
+            variants.append(("float32", "torch"))
+        for dtype, kernel in variants:
             pots.append(Potential(
-                name=f"student {size} {dtype}", kind="student",
-                pair_style=f"student {Path(path).resolve()} dtype {dtype} threads 1",
+                name=f"student {size} {dtype}" + (" libtorch" if kernel == "torch" else ""),
+                kind="student" if kernel == "auto" else "student (libtorch)",
+                pair_style=f"student {Path(path).resolve()} dtype {dtype} kernel {kernel} threads 1",
                 pair_coeff=[f"* * {' '.join(meta['elements'])}"], elements=list(meta["elements"]),
-                info={"file": str(path), "size": size, "dtype": dtype, "cutoff": meta["cutoff"],
-                      "num_layers": meta["num_layers"]}))
+                info={"file": str(path), "size": size, "dtype": dtype, "kernel": kernel,
+                      "cutoff": meta["cutoff"], "num_layers": meta["num_layers"]}))
     return pots, notes
 
 
@@ -119,7 +124,8 @@ def bench_system(system: str, args, out: Path, log) -> Dict[str, object]:
     sysdir.mkdir(parents=True, exist_ok=True)
     result: Dict[str, object] = {"elements": elements}
     notes: List[str] = []
-    pots, student_notes = student_potentials(system, elements, sysdir, extra_dirs=args.students_dir)
+    pots, student_notes = student_potentials(system, elements, sysdir, extra_dirs=args.students_dir,
+                                             libtorch=not args.quick)
     notes += student_notes
     pots += classical_potentials(system)
 

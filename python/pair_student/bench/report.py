@@ -70,7 +70,9 @@ def markdown(results: Dict[str, object]) -> str:
     out = ["# pair_student benchmark", "",
            f"Machine: {results['machine']}; {results['mode']} run; LAMMPS {results['lammps']}; "
            f"torch {results['torch']}; every lmp run on 1 OpenMP thread (`threads 1` for students) "
-           "under `nice -n 19`, on a machine shared with another job (timings are upper bounds).", "",
+           "under `nice -n 19`. Students run in the pair style's native kernel (`kernel auto` on a "
+           "tabulated file); `libtorch` rows are the same files through libtorch autograd "
+           "(`kernel torch`), the path the native kernel replaced.", "",
            "Force RMSE: against the teacher (SevenNet-0) labels of the held-out test split, forces from "
            "LAMMPS `run 0` on each test frame. Cost: LAMMPS `Loop time` of NVE MD / (atoms x steps). "
            "Teacher cost: one `teacher.compute` (E, F, stress) called from Python, 1 thread.", ""]
@@ -148,7 +150,7 @@ def plot(results: Dict[str, object], path: Path) -> Optional[Path]:
     if not systems:
         return None
     fig, axes = plt.subplots(1, len(systems), figsize=(5.5 * len(systems), 4.5), squeeze=False)
-    markers = {"student": "o", "peer": "s", "classical": "^", "teacher": "*"}
+    markers = {"student": "o", "student (libtorch)": "x", "peer": "s", "classical": "^", "teacher": "*"}
     for ax, (name, system) in zip(axes[0], systems.items()):
         size = system["analysis"]["pareto_size"]
         for e in system["potentials"]:
