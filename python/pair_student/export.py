@@ -67,11 +67,19 @@ class ExportVerificationError(RuntimeError):
 def load_checkpoint(path: str | os.PathLike) -> Tuple[torch.nn.Module, Dict[str, Any]]:
     """``(model, metadata)`` of a training checkpoint, or of a local student's TorchScript file
     (to re-export an older file, e.g. with radial tables)."""
-    if zipfile.is_zipfile(path):
+    if _is_student_file(path):
         return local_student_from_file(path)
     from .training.checkpoint import load_checkpoint_model
 
     return load_checkpoint_model(path)
+
+
+def _is_student_file(path) -> bool:
+    """A TorchScript student (its zip holds ``extra/contract_version``), not a torch.save checkpoint."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as zf:
+        return any(name.endswith("/extra/contract_version") for name in zf.namelist())
 
 
 def local_student_from_file(path: str | os.PathLike) -> Tuple[torch.nn.Module, Dict[str, Any]]:
