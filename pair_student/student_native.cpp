@@ -288,31 +288,48 @@ void NativeKernel::atoms(const Weights<T> &wt, const int64_t *species, int64_t n
   }
 
   // readout: z_l = h_{l-1} W_l^T + b_l (+ element bias), h_l = silu(z_l), E = scale (w.h_L + b) + shift
+  // The sigmoid goes through torch (vectorised exp); everything else is one pass per layer,
+  // and the forward pass keeps silu'(z) for the backward one.
   torch::NoGradGuard no_grad;
   auto opts = torch::TensorOptions().dtype(dtype);
-  torch::Tensor spec = torch::from_blob(const_cast<int64_t *>(species), {n64}, torch::kInt64);
-  torch::Tensor h = torch::from_blob(X.data(), {n64, F}, opts);
-  std::vector<torch::Tensor> z;
-  for (size_t l = 0; l < layer.size(); l++) {
+  const size_t L = layer.size();
+  std::vector<std::vector<T>> h(L + 1), slope(L);
+  h[0] = std::move(X);
+  for (size_t l = 0; l < L; l++) {
     int out = (int) layer[l].size(0), in = (int) layer[l].size(1);
-    torch::Tensor zl = bias[l].expand({n64, out}).contiguous();
-    if (l == 0) zl += element_bias.index_select(0, spec);
-    gemm_rows<T>(n, in, out, h.data_ptr<T>(), in, layer[l].data_ptr<T>(), true, zl.data_ptr<T>(), out, 1);
-    z.push_back(zl);
-    h = torch::silu(zl);
+    const T *bl = bias[l].data_ptr<T>(), *eb = element_bias.data_ptr<T>();
+    std::vector<T> z(n * out);
+    for (int i = 0; i < n; i++)
+      for (int j = 0; j < out; j++) z[i * out + j] = bl[j] + (l == 0 ? eb[species[i] * out + j] : 0);
+    gemm_rows<T>(n, in, out, h[l].data(), in, layer[l].data_ptr<T>(), true, z.data(), out, 1);
+    slope[l] = z;
+    torch::from_blob(slope[l].data(), {n64 * out}, opts).sigmoid_();
+    h[l + 1].resize(n * out);
+    T *__restrict hn = h[l + 1].data(), *__restrict d = slope[l].data();
+    for (int64_t k = 0; k < (int64_t) n * out; k++) {
+      T sk = d[k], zk = z[k];
+      hn[k] = zk * sk;
+      d[k] = sk * (1 + zk * (1 - sk));
+    }
   }
-  torch::Tensor e = (torch::mv(h, out_weight) + out_bias) * scale + shift.index_select(0, spec);
-  e = e.to(torch::kFloat64).contiguous();
-  std::copy(e.data_ptr<double>(), e.data_ptr<double>() + n, energy);
-  torch::Tensor g = (out_weight * scale).expand({n64, out_weight.size(0)});
-  for (int l = (int) layer.size() - 1; l >= 0; l--) {
+  const T *w = out_weight.data_ptr<T>(), *sh = shift.data_ptr<T>();
+  const int H = (int) out_weight.size(0);
+  for (int i = 0; i < n; i++) {
+    T dot = 0;
+    for (int j = 0; j < H; j++) dot += h[L][i * H + j] * w[j];
+    energy[i] = ((double) dot + out_bias) * scale + (double) sh[species[i]];
+  }
+  std::vector<T> g(n * H), gz;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < H; j++) g[i * H + j] = (T) scale * w[j];
+  for (int l = (int) L - 1; l >= 0; l--) {
     int out = (int) layer[l].size(0), in = (int) layer[l].size(1);
-    torch::Tensor s = torch::sigmoid(z[l]);
-    torch::Tensor gz = (g * s * (1 + z[l] * (1 - s))).contiguous();
-    g = torch::empty({n64, in}, opts);
-    gemm_rows<T>(n, out, in, gz.data_ptr<T>(), out, layer[l].data_ptr<T>(), false, g.data_ptr<T>(), in, 0);
+    gz.resize(n * out);
+    for (int64_t k = 0; k < (int64_t) n * out; k++) gz[k] = g[k] * slope[l][k];
+    g.resize(n * in);
+    gemm_rows<T>(n, out, in, gz.data(), out, layer[l].data_ptr<T>(), false, g.data(), in, 0);
   }
-  const T *GX = g.data_ptr<T>();
+  const T *GX = g.data();
 
   // G: the direct terms per atom, and the factors t that go back through the mixings
   std::vector<T> t1(n * 3 * C), t2(lmax >= 2 ? n * 15 * C : 0), t3(lmax == 3 ? n * 10 * C : 0);
