@@ -498,22 +498,17 @@ std::string NativeKernel::evaluate(const std::vector<int64_t> &species,
 {
   // the presets' channel counts (models/local.py) get loops of compile-time length, which the
   // compiler unrolls and vectorises without remainders; other widths run the generic loops
-  if (dtype == torch::kFloat64) {
-    auto go = [&](auto width) {
-      run<double, decltype(width)::value>(w64, species, edges, vectors, nedges, nlocal, energy, edge_grad);
-    };
-    if (channels == 22) go(std::integral_constant<int, 22>());
-    else if (channels == 46) go(std::integral_constant<int, 46>());
-    else if (channels == 64) go(std::integral_constant<int, 64>());
-    else go(std::integral_constant<int, 0>());
-  } else {
-    auto go = [&](auto width) {
-      run<float, decltype(width)::value>(w32, species, edges, vectors, nedges, nlocal, energy, edge_grad);
-    };
-    if (channels == 22) go(std::integral_constant<int, 22>());
-    else if (channels == 46) go(std::integral_constant<int, 46>());
-    else if (channels == 64) go(std::integral_constant<int, 64>());
-    else go(std::integral_constant<int, 0>());
-  }
+  auto go = [&](const auto &weights, auto width) {
+    using T = typename std::decay_t<decltype(weights.values)>::value_type;
+    run<T, decltype(width)::value>(weights, species, edges, vectors, nedges, nlocal, energy, edge_grad);
+  };
+  auto by_width = [&](const auto &weights) {
+    if (channels == 22) go(weights, std::integral_constant<int, 22>());
+    else if (channels == 46) go(weights, std::integral_constant<int, 46>());
+    else if (channels == 64) go(weights, std::integral_constant<int, 64>());
+    else go(weights, std::integral_constant<int, 0>());
+  };
+  if (dtype == torch::kFloat64) by_width(w64);
+  else by_width(w32);
   return "";
 }

@@ -1,0 +1,61 @@
+"""Merge several ``pair-student bench`` runs into one ``bench.json`` (then ``--report-only``).
+
+    python scripts/merge_bench.py OUT.json RUN1/bench.json RUN2/bench.json ...
+
+Per system, a potential of a later run replaces the one of the same name in an earlier run;
+a later run's speed rows at atom counts the earlier run lacks are added instead (so a run
+at 10^5 atoms extends one at 10^3 and 10^4). The teacher cost is kept from whichever run has it.
+Settings and notes of every run are kept under ``merged_from``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def merge(runs):
+    out = json.loads(json.dumps(runs[0]))
+    out["merged_from"] = []
+    for run in runs:
+        out["merged_from"].append({"settings": run.get("settings"), "elapsed_s": run.get("elapsed_s")})
+    for run in runs[1:]:
+        out["notes"] = out.get("notes", []) + run.get("notes", [])
+        for name, system in run["systems"].items():
+            target = out["systems"].setdefault(name, system)
+            if target is system:
+                continue
+            if system.get("teacher"):
+                target["teacher"] = system["teacher"]
+            known = {p["name"]: p for p in target["potentials"]}
+            for pot in system["potentials"]:
+                old = known.get(pot["name"])
+                if old is None:
+                    target["potentials"].append(pot)
+                    continue
+                replaced = {(r["natoms"], r["nprocs"]) for r in pot.get("speed", [])}
+                if {(r["natoms"], r["nprocs"]) for r in old.get("speed", [])} <= replaced:
+                    old.clear()
+                    old.update(pot)
+                else:  # extend: keep the earlier rows this run did not measure
+                    old["speed"] = [r for r in old.get("speed", []) if (r["natoms"], r["nprocs"]) not in replaced] \
+                        + pot.get("speed", [])
+    out["settings"]["sizes"] = sorted({r["natoms"] for s in out["systems"].values() for p in s["potentials"]
+                                       for r in p.get("speed", []) if r["nprocs"] == 1})
+    return out
+
+
+def main(argv):
+    if len(argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    runs = [json.loads(Path(p).read_text()) for p in argv[1:]]
+    Path(argv[0]).parent.mkdir(parents=True, exist_ok=True)
+    Path(argv[0]).write_text(json.dumps(merge(runs), indent=1))
+    print(f"wrote {argv[0]} from {len(runs)} runs")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
