@@ -90,9 +90,9 @@ std::string StudentModel::load(const std::string &file, const StudentOptions &op
     return "unknown kernel '" + opts.kernel + "'; use auto, native or torch";
   bool tabulated = NativeKernel::supports(impl->module);
   if (opts.kernel == "native" && !tabulated)
-    return "kernel native needs a tabulated student, and '" + file + "' has no radial tables; "
-           "export a local student with 'pair-student export' (tables are on by default, see "
-           "--table-points) or use 'kernel torch'";
+    return "kernel native needs a tabulated student, and '" + file + "' has no radial tables "
+           "(or a quantized readout); export a local student with 'pair-student export' (tables "
+           "are on by default, see --table-points) or use 'kernel torch'";
   if (opts.kernel == "native" && !impl->device.is_cpu())
     return "kernel native runs on the CPU only; use 'kernel torch' (or auto) with device cuda";
   if (tabulated && impl->device.is_cpu() && opts.kernel != "torch") {

@@ -6,7 +6,7 @@
    degree l_k in u) and radial weights w_lc(r) by cubic Hermite interpolation;
    moments A[i][k][c] = sum_j Y_k w_{l_k c}.
    Atoms, in blocks: invariants of A, the readout MLP and its input gradient
-   (matrix products through libtorch), then G = dE/dA in closed form.
+   (gemm from libtorch's BLAS), then G = dE/dA in closed form.
    Edges, pass 2:
      dE/dvec = (sum_k p_k Y_k - sum_k l_k q_k Y_k / r) u + sum_k q_k dY_k/du / r
    with p_k = sum_c G_kc dw_lc/dr and q_k = sum_c G_kc w_lc (u . dY_k/du = l_k Y_k).
@@ -101,45 +101,52 @@ std::string NativeKernel::load(const torch::jit::Module &m, torch::Dtype run_dty
   bool ok = mix.dim() == 3 && mix.size(0) == num_mix && mix.size(1) == channels &&
       mix.size(2) == channels;
   size_t table = (size_t) (rows * width);
-  if (ok && dtype == torch::kFloat64) {
-    fill(m, w64, dtype, lmax);
-    ok = w64.values.size() == table && w64.slopes.size() == table;
-  } else if (ok) {
-    fill(m, w32, dtype, lmax);
-    ok = w32.values.size() == table && w32.slopes.size() == table;
-  }
+  auto read = [&](auto &w) {
+    fill(m, w, dtype, lmax);
+    return w.values.size() == table && w.slopes.size() == table;
+  };
+  ok = ok && (dtype == torch::kFloat64 ? read(w64) : read(w32));
   if (!ok || spacing <= 0.0 || layer[0].size(1) != features)
     return "the tables and weights in the model file do not match its sizes; re-export it";
   return "";
 }
 
+// v^T B_m v for the 5 basis matrices of LocalStudent.angular_l2, and d/dv of each
+template <typename T> static inline void quadratic_l2(T x, T y, T z, T *q, T (*dq)[3])
+{
+  const T s2 = (T) 1.4142135623730951, s6 = (T) 2.449489742783178;
+  q[0] = s2 * x * y; q[1] = s2 * y * z; q[2] = s2 * x * z;
+  q[3] = (x * x - y * y) / s2; q[4] = (2 * z * z - x * x - y * y) / s6;
+  if (!dq) return;
+  const T d[5][3] = {{s2 * y, s2 * x, 0}, {0, s2 * z, s2 * y}, {s2 * z, 0, s2 * x},
+                     {s2 * x, -s2 * y, 0}, {-2 * x / s6, -2 * y / s6, 4 * z / s6}};
+  for (int m = 0; m < 5; m++)
+    for (int a = 0; a < 3; a++) dq[m][a] = d[m][a];
+}
 // Y_k(u) and, when dy is given, dY_k/du (3 per component), in the order of LocalStudent.angular.
 template <typename T> static void angular(int lmax, T x, T y, T z, T *Y, T *dy)
 {
-  const T s2 = (T) 1.4142135623730951, s3 = (T) 1.7320508075688772, s6 = (T) 2.449489742783178;
+  const T s3 = (T) 1.7320508075688772, s6 = (T) 2.449489742783178;
   Y[0] = 1; Y[1] = x; Y[2] = y; Y[3] = z;
-  if (lmax >= 2) {
-    Y[4] = s2 * x * y; Y[5] = s2 * y * z; Y[6] = s2 * x * z;
-    Y[7] = (x * x - y * y) / s2; Y[8] = (2 * z * z - x * x - y * y) / s6;
+  if (dy) {
+    std::fill(dy, dy + 12, (T) 0);
+    dy[3] = dy[7] = dy[11] = 1;    // d u_a / d u_b
   }
-  if (lmax == 3) {
-    Y[9] = x * x * x; Y[10] = y * y * y; Y[11] = z * z * z;
-    Y[12] = s3 * x * x * y; Y[13] = s3 * x * x * z; Y[14] = s3 * y * y * x;
-    Y[15] = s3 * y * y * z; Y[16] = s3 * z * z * x; Y[17] = s3 * z * z * y;
-    Y[18] = s6 * x * y * z;
-  }
+  if (lmax >= 2) quadratic_l2(x, y, z, Y + 4, dy ? (T(*)[3])(dy + 12) : nullptr);
+  if (lmax < 3) return;
+  Y[9] = x * x * x; Y[10] = y * y * y; Y[11] = z * z * z;
+  Y[12] = s3 * x * x * y; Y[13] = s3 * x * x * z; Y[14] = s3 * y * y * x;
+  Y[15] = s3 * y * y * z; Y[16] = s3 * z * z * x; Y[17] = s3 * z * z * y;
+  Y[18] = s6 * x * y * z;
   if (!dy) return;
-  const T d[19][3] = {
-      {0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {0, 0, 1},
-      {s2 * y, s2 * x, 0}, {0, s2 * z, s2 * y}, {s2 * z, 0, s2 * x},
-      {s2 * x, -s2 * y, 0}, {-2 * x / s6, -2 * y / s6, 4 * z / s6},
+  const T d[10][3] = {
       {3 * x * x, 0, 0}, {0, 3 * y * y, 0}, {0, 0, 3 * z * z},
       {s3 * 2 * x * y, s3 * x * x, 0}, {s3 * 2 * x * z, 0, s3 * x * x},
       {s3 * y * y, s3 * 2 * x * y, 0}, {0, s3 * 2 * y * z, s3 * y * y},
       {s3 * z * z, 0, s3 * 2 * x * z}, {0, s3 * z * z, s3 * 2 * y * z},
       {s6 * y * z, s6 * x * z, s6 * x * y}};
-  for (int k = 0; k < COMPONENTS[lmax]; k++)
-    for (int a = 0; a < 3; a++) dy[3 * k + a] = d[k][a];
+  for (int k = 0; k < 10; k++)
+    for (int a = 0; a < 3; a++) dy[3 * (9 + k) + a] = d[k][a];
 }
 
 namespace {
@@ -198,7 +205,7 @@ template <typename T>
 void gemm_rows(int n, int inner, int cols, const T *x, int ldx, const T *M, bool transposed,
                T *out, int ldo, T beta)
 {
-  static const Gemm<T> gemm = torch_gemm<T>();
+  Gemm<T> gemm = torch_gemm<T>();
   if (gemm) {    // column-major: out^T = M'^T x^T
     T one = 1;
     int ldm = transposed ? inner : cols;
@@ -215,18 +222,6 @@ void gemm_rows(int n, int inner, int cols, const T *x, int ldx, const T *M, bool
   }
 }
 
-// v^T B_m v for the 5 basis matrices of LocalStudent.angular_l2, and d/dv of each
-template <typename T> inline void quadratic_l2(T x, T y, T z, T *q, T (*dq)[3])
-{
-  const T s2 = (T) 1.4142135623730951, s6 = (T) 2.449489742783178;
-  q[0] = s2 * x * y; q[1] = s2 * y * z; q[2] = s2 * x * z;
-  q[3] = (x * x - y * y) / s2; q[4] = (2 * z * z - x * x - y * y) / s6;
-  if (!dq) return;
-  const T d[5][3] = {{s2 * y, s2 * x, 0}, {0, s2 * z, s2 * y}, {s2 * z, 0, s2 * x},
-                     {s2 * x, -s2 * y, 0}, {-2 * x / s6, -2 * y / s6, 4 * z / s6}};
-  for (int m = 0; m < 5; m++)
-    for (int a = 0; a < 3; a++) dq[m][a] = d[m][a];
-}
 }    // namespace
 
 // Energies of n atoms from their moments A (n, K, C), and G = dE/dA (n, K, C). The channel
@@ -290,7 +285,6 @@ void NativeKernel::atoms(const Weights<T> &wt, const int64_t *species, int64_t n
   // readout: z_l = h_{l-1} W_l^T + b_l (+ element bias), h_l = silu(z_l), E = scale (w.h_L + b) + shift
   // The sigmoid goes through torch (vectorised exp); everything else is one pass per layer,
   // and the forward pass keeps silu'(z) for the backward one.
-  torch::NoGradGuard no_grad;
   auto opts = torch::TensorOptions().dtype(dtype);
   const size_t L = layer.size();
   std::vector<std::vector<T>> h(L + 1), slope(L);

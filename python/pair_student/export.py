@@ -84,7 +84,7 @@ def _is_student_file(path) -> bool:
 
 def local_student_from_file(path: str | os.PathLike) -> Tuple[torch.nn.Module, Dict[str, Any]]:
     """The eager float64 :class:`LocalStudent` inside a student ``.pt``, with its metadata; its
-    sizes are read off the stored weights."""
+    sizes are read off its attributes and stored weights."""
     from .contract import ContractError, read_metadata
     from .models import LocalStudent
 
@@ -94,12 +94,11 @@ def local_student_from_file(path: str | os.PathLike) -> Tuple[torch.nn.Module, D
     if "radial_in.weight" not in state or "readout_in.weight" not in state:
         raise ContractError(f"{path} is not an untabulated local student; give its training checkpoint instead")
     radial_hidden, num_basis = state["radial_in.weight"].shape
-    mix = state["mix"].shape[0]
     model = LocalStudent(
-        meta["elements"], meta["cutoff"], channels=state["mix"].shape[1], num_basis=num_basis,
+        meta["elements"], meta["cutoff"], channels=int(scripted.channels), num_basis=num_basis,
         radial_hidden=radial_hidden, hidden=state["readout_in.weight"].shape[0],
         readout_layers=1 + sum(k.endswith(".weight") and k.startswith("readout_hidden.") for k in state),
-        lmax={1: 1, 4: 2, 5: 3}[mix], envelope_p=int(scripted.envelope_p),
+        lmax=int(scripted.lmax), envelope_p=int(scripted.envelope_p),
     ).double()
     # TorchScript keeps non-persistent buffers too; those are rebuilt by the constructor
     model.load_state_dict({k: v for k, v in state.items() if k in model.state_dict()})

@@ -187,7 +187,8 @@ class LocalStudent(StudentModel):
     def energy_from_moments(self, species: torch.Tensor, moments: torch.Tensor) -> torch.Tensor:
         """Per-atom energies ``(num_atoms,)`` from the moments ``(num_atoms, num_components,
         channels)`` = sum over neighbours of ``angular x radial``. The native LAMMPS kernel
-        builds the moments itself and calls this, so the invariants live in one place."""
+        (``pair_student/student_native.cpp``) writes out these invariants and their gradients
+        by hand; ``tests/plugin/test_native.py`` holds the two to 1e-10."""
         a0, a1 = moments[:, 0], moments[:, 1:4]
         feats = [a0, (a1 * torch.matmul(a1, self.mix[0])).sum(1)]
         if self.lmax >= 2:
