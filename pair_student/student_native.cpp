@@ -176,15 +176,15 @@ template <typename T> struct Spline {
   const T *y0, *y1, *d0, *d1;
   T h00, h10, h01, h11, g00, g10, g01, g11;
   __attribute__((always_inline)) Spline(const std::vector<T> &values, const std::vector<T> &slopes,
-                                        int64_t width, int points, double spacing, int64_t pair, double r)
+                                        int64_t width, int points, double inv_spacing, int64_t pair, double r)
   {
-    double xr = r / spacing;    // r >= 0, and r < cutoff = points * spacing for every edge
+    double xr = r * inv_spacing;    // r >= 0, and r < cutoff = points * spacing for every edge
     int64_t node = std::min((int64_t) xr, (int64_t) points - 1);
     T t = (T) (xr - (double) node);
     int64_t row = pair * (points + 1) + node;
     y0 = &values[row * width]; y1 = y0 + width;
     d0 = &slopes[row * width]; d1 = d0 + width;
-    T t2 = t * t, t3 = t2 * t, inv = (T) (1.0 / spacing);
+    T t2 = t * t, t3 = t2 * t, inv = (T) inv_spacing;
     h00 = 2 * t3 - 3 * t2 + 1; h10 = t3 - 2 * t2 + t; h01 = 3 * t2 - 2 * t3; h11 = t3 - t2;
     g00 = (6 * t2 - 6 * t) * inv; g10 = (3 * t2 - 4 * t + 1) * inv;
     g01 = (6 * t - 6 * t2) * inv; g11 = (3 * t2 - 2 * t) * inv;
@@ -336,7 +336,9 @@ void NativeKernel::atoms(const Weights<T> &wt, const int64_t *species, int64_t n
   const int H = (int) out_weight.size(0);
   for (int i = 0; i < n; i++) {
     T dot = 0;
-    for (int j = 0; j < H; j++) dot += h[L][i * H + j] * w[j];
+    const T *hi = &h[L][i * H];
+#pragma omp simd reduction(+ : dot)
+    for (int j = 0; j < H; j++) dot += hi[j] * w[j];
     energy[i] = ((double) dot + out_bias) * scale + (double) sh[species[i]];
   }
   std::vector<T> &g = s.g, &gz = s.gz;
@@ -426,9 +428,10 @@ void NativeKernel::run(const Weights<T> &wt, const std::vector<int64_t> &species
                        int64_t nedges, int64_t nlocal, std::vector<double> &energy,
                        std::vector<double> &edge_grad)
 {
-  const int K = components, C = CT ? CT : channels;
+  const int K = components, C = CT ? CT : channels;    // C: a multiple of 8 (load())
   const int64_t width = (int64_t) (lmax + 1) * C;
   const int64_t *center = edges.data(), *neighbor = edges.data() + nedges;
+  const double inv_spacing = 1.0 / spacing;
   std::vector<T> &A = scratch<T>().A, &G = scratch<T>().G, w(width), dw(width);
   A.assign(nlocal * K * C, (T) 0);
   G.resize(nlocal * K * C);
@@ -441,7 +444,7 @@ void NativeKernel::run(const Weights<T> &wt, const std::vector<int64_t> &species
     const double *v = &vectors[3 * e];
     double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
     int64_t pair = species[i] * num_elements + species[neighbor[e]];
-    Spline<T> s(wt.values, wt.slopes, width, points, spacing, pair, r);
+    Spline<T> s(wt.values, wt.slopes, width, points, inv_spacing, pair, r);
     s.value(width, w.data());
     angular<T>(lmax, (T) (v[0] / r), (T) (v[1] / r), (T) (v[2] / r), Y, nullptr);
     T *__restrict a = &A[i * K * C];
@@ -466,7 +469,7 @@ void NativeKernel::run(const Weights<T> &wt, const std::vector<int64_t> &species
     double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
     T u[3] = {(T) (v[0] / r), (T) (v[1] / r), (T) (v[2] / r)};
     int64_t pair = species[i] * num_elements + species[neighbor[e]];
-    Spline<T> s(wt.values, wt.slopes, width, points, spacing, pair, r);
+    Spline<T> s(wt.values, wt.slopes, width, points, inv_spacing, pair, r);
     s.value(width, w.data());
     s.slope(width, dw.data());
     angular<T>(lmax, u[0], u[1], u[2], Y, dY);
@@ -487,10 +490,18 @@ void NativeKernel::run(const Weights<T> &wt, const std::vector<int64_t> &species
     }
     for (int l = 2, k0 = 4; l <= lmax; k0 += NUM_M[l], l++) {
       const T *__restrict wl = wp + l * C, *__restrict dwl = dwp + l * C;
-      std::fill(Pp, Pp + 4 * C, (T) 0);
       for (int k = k0; k < k0 + NUM_M[l]; k++) {
         const T *__restrict gk = g + k * C;
         const T yk = Y[k], dx = dY[3 * k], dy = dY[3 * k + 1], dz = dY[3 * k + 2];
+        if (k == k0) {
+          for (int c = 0; c < C; c++) {
+            Pp[c] = gk[c] * yk;
+            Pp[C + c] = gk[c] * dx;
+            Pp[2 * C + c] = gk[c] * dy;
+            Pp[3 * C + c] = gk[c] * dz;
+          }
+          continue;
+        }
         for (int c = 0; c < C; c++) {
           Pp[c] += gk[c] * yk;
           Pp[C + c] += gk[c] * dx;
@@ -506,9 +517,16 @@ void NativeKernel::run(const Weights<T> &wt, const std::vector<int64_t> &species
         ap[3 * C + c] += wl[c] * Pp[3 * C + c];
       }
     }
-    T sums[4] = {0, 0, 0, 0};
-    for (int j = 0; j < 4; j++)
-      for (int c = 0; c < C; c++) sums[j] += ap[j * C + c];
+    // The four sums over channels, as 8 partial sums per row (C is a multiple of 8) and then
+    // across rows: vector adds both times, where a plain sum is one serial chain of adds.
+    T part[4][8], sums[4] = {0, 0, 0, 0};
+    for (int j = 0; j < 4; j++) {
+      for (int q = 0; q < 8; q++) part[j][q] = ap[j * C + q];
+      for (int c = 8; c < C; c += 8)
+        for (int q = 0; q < 8; q++) part[j][q] += ap[j * C + c + q];
+    }
+    for (int q = 0; q < 8; q++)
+      for (int j = 0; j < 4; j++) sums[j] += part[j][q];
     for (int a = 0; a < 3; a++)
       edge_grad[3 * e + a] = (double) (sums[0] * u[a] + sums[1 + a] * inv_r);
   }
