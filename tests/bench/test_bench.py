@@ -122,3 +122,37 @@ def test_memory_prediction_extrapolates_the_last_two_runs():
     rows = [{"natoms": 1000, "max_rss_mb": 600.0}, {"natoms": 10000, "max_rss_mb": 1500.0}]
     assert predicted_rss_mb(rows, 100000) == pytest.approx(10500.0)
     assert predicted_rss_mb(rows[:1], 100000) is None
+
+
+def test_a_peer_fit_is_reused_only_for_the_same_data_settings_and_files(tmp_path):
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from pair_student.bench.common import Potential, fit_once, frames_digest
+
+    atoms = bulk("Si", "diamond", a=5.43)
+    atoms.calc = SinglePointCalculator(atoms, energy=-10.0, forces=np.zeros((2, 3)))
+    moved = atoms.copy()
+    moved.positions[0, 0] += 0.01
+    moved.calc = SinglePointCalculator(moved, energy=-10.0, forces=np.zeros((2, 3)))
+    assert frames_digest([atoms]) != frames_digest([moved])
+
+    calls = []
+
+    def fit():
+        calls.append(1)
+        coeff = tmp_path / "peer" / "coeff.txt"
+        coeff.parent.mkdir(exist_ok=True)
+        coeff.write_text("x")
+        return Potential(name="P", kind="peer", pair_style="p", pair_coeff=[f"* * {coeff} Si"],
+                         elements=["Si"], info={"val_force_rmse": 0.1})
+
+    key = {"frames": frames_digest([atoms]), "settings": {"a": 1}}
+    first = fit_once(tmp_path / "peer", key, fit)
+    again = fit_once(tmp_path / "peer", key, fit)
+    assert len(calls) == 1 and again.pair_coeff == first.pair_coeff and "reused_fit" in again.info
+    fit_once(tmp_path / "peer", {**key, "frames": frames_digest([moved])}, fit)  # other data: refit
+    fit_once(tmp_path / "peer", {**key, "settings": {"a": 2}}, fit)  # other settings: refit
+    assert len(calls) == 3
+    (tmp_path / "peer" / "coeff.txt").unlink()  # the fitted file is gone: refit
+    fit_once(tmp_path / "peer", {**key, "settings": {"a": 2}}, fit)
+    assert len(calls) == 4

