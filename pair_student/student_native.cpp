@@ -178,8 +178,10 @@ template <typename T> struct Spline {
   __attribute__((always_inline)) Spline(const std::vector<T> &values, const std::vector<T> &slopes,
                                         int64_t width, int points, double inv_spacing, int64_t pair, double r)
   {
-    double xr = r * inv_spacing;    // r >= 0, and r < cutoff = points * spacing for every edge
-    int64_t node = std::min((int64_t) xr, (int64_t) points - 1);
+    // 0 <= r < cutoff = points * spacing for every edge. LAMMPS stops on NaN coordinates before
+    // the pair style runs; should a NaN r come anyway, it reads row 0, never out of range.
+    double xr = r * inv_spacing;
+    int64_t node = xr > 0.0 ? std::min((int64_t) xr, (int64_t) points - 1) : 0;
     T t = (T) (xr - (double) node);
     int64_t row = pair * (points + 1) + node;
     y0 = &values[row * width]; y1 = y0 + width;
