@@ -35,7 +35,7 @@ class NativeKernel {
     std::vector<T> m4, m4t;           // of A3 (lmax 3)
     std::vector<T> cubic;             // (5, 25): tr(B_m B_n B_p) as [p][m * 5 + n]
   };
-  // Buffers kept across steps: allocating them per call cost ~8% in page faults and zeroing.
+  // Buffers kept across steps: allocating them per call cost 17-25% of a step (page faults, zeroing).
   template <typename T> struct Scratch {
     std::vector<T> A, G, B1, b, q, b5, g, gz, t1, t2, t3;
     std::vector<std::vector<T>> h, slope;    // readout activations and silu' per layer
@@ -65,7 +65,7 @@ class NativeKernel {
   std::vector<torch::Tensor> layer, bias;
   torch::Tensor element_bias, out_weight, shift;
   double out_bias = 0.0, scale = 1.0;
-  // channels: the model's, padded to a cache line (load()); every channel axis here has this width
+  // channels: the model's, padded to a multiple of 8 (load()); every channel axis here has this width
   int num_elements = 0, lmax = 0, channels = 0, points = 0, components = 0, features = 0;
   double spacing = 0.0;
 };

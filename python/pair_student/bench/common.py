@@ -78,11 +78,11 @@ def fit_once(folder: Path, key: Dict[str, object], fit: Callable[[], Potential])
         if saved.get("key") == digest and all(Path(f).is_file() for f in files):
             pot.info = {**pot.info, "reused_fit": str(record)}
             return pot
+    from ..data.label import atomic_write_text
+
     pot = fit()
     record.parent.mkdir(parents=True, exist_ok=True)
-    tmp = record.with_name(f".{record.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps({"key": digest, "potential": pot.to_json()}, indent=1, default=str))
-    os.replace(tmp, record)
+    atomic_write_text(record, json.dumps({"key": digest, "potential": pot.to_json()}, indent=1, default=str))
     return pot
 
 

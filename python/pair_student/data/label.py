@@ -88,7 +88,8 @@ def _labelled(atoms: Atoms, result: dict, *, frame_id: int, teacher, seed, split
     return out
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, fsync, then rename: never half-written."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     with open(tmp, "w") as fh:
         fh.write(text)
@@ -102,7 +103,7 @@ def _write_chunk(path: Path, frames: List[Atoms]) -> None:
 
     buf = io.StringIO()
     ase.io.write(buf, frames, format="extxyz")
-    _atomic_write_text(path, buf.getvalue())
+    atomic_write_text(path, buf.getvalue())
 
 
 def _chunk_path(parts: Path, c: int) -> Path:
@@ -121,7 +122,7 @@ def _check_manifest(parts: Path, manifest: dict) -> None:
                 "same frames, teacher, seed, split and chunk_size to resume"
             )
     else:
-        _atomic_write_text(path, json.dumps(manifest, indent=1, sort_keys=True))
+        atomic_write_text(path, json.dumps(manifest, indent=1, sort_keys=True))
 
 
 def _dist_info() -> Tuple[int, int]:

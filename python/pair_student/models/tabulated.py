@@ -5,7 +5,7 @@ so they can be tabulated once at export, as DeePMD-kit's ``compress`` does for i
 net: ``points + 1`` equally spaced nodes on ``[0, cutoff]``, each holding the value and the
 exact derivative (from autograd) of every output of :meth:`LocalStudent.radial`. Between nodes
 the cubic Hermite interpolant is C1, so forces stay continuous and MD conserves energy; its
-error falls as ``spacing**4`` (``tabulation_error`` measures it on real frames).
+error falls as ``spacing**4`` (export measures it on its verification frames).
 
 The tabulated model is a TorchScript student like any other (Python, ASE, ``pair_style
 student`` through libtorch, CUDA). On CPU the pair style recognises its tables
