@@ -125,9 +125,12 @@ def test_deepmd_runs_in_lmp_and_matches_dp_test(tmp_path):
     assert isinstance(pot, Potential) and pot.kind == "peer" and pot.pair_style.startswith("deepmd ")
     assert pot.commands()[0].startswith("plugin load ") and pot.info["fit_wall_s"] > 0
     val_system = str(tmp_path / "data" / "val" / "sys0")
-    for model in (pot.info["uncompressed_model"], pot.info["model"]):
-        lmp = lammps_forces(deepmd.potential(model, ["Si"]), frames[4:])[0]["forces"]
+    frozen = deepmd.uncompressed(pot)
+    assert frozen.pair_style != pot.pair_style and frozen.plugin == pot.plugin and frozen.info["compressed"] is False
+    for variant in (frozen, pot):
+        lmp = lammps_forces(variant, frames[4:])[0]["forces"]
         assert np.isfinite(lmp).all()
+        model = variant.pair_style.split()[1]
         own = deepmd.dp_forces(model, val_system, tmp_path / f"dp_test_{Path(model).stem}")
         np.testing.assert_allclose(lmp, own, atol=1e-6)
     errors = force_errors(pot, frames[4:])

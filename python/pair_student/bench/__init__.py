@@ -173,6 +173,8 @@ def bench_system(system: str, args, out: Path, log) -> Dict[str, object]:
             if "reused_fit" in pot.info:
                 log(f"[{system}] {peer}: reusing the fit in {pot.info['reused_fit']}")
             pots.append(pot)
+            if peer == "deepmd":
+                pots.append(module.uncompressed(pot))
         except Exception as exc:  # a failed peer is reported, the benchmark goes on
             notes.append(f"{system}: {peer} fit failed: {exc}".splitlines()[0])
 

@@ -22,9 +22,9 @@ the val split, through LAMMPS, is kept): cutoff ``rcut`` (smoothing from ``rcut_
 ``sel: auto`` (neighbour counts from the data, +20 %), embedding net ``neuron``, ``axis_neuron``,
 fitting net ``fitting``, ``steps`` Adam steps at batch size ``auto`` (32 atoms per batch) with
 the learning rate decaying exponentially from 1e-3 to 1e-5; the standard energy/force loss
-prefactors (force 1000 -> 1, energy 0.02 -> 1, no virial). The compressed model (``dp
-compress``, tabulated embedding) is what is benchmarked; the frozen one's val RMSE is kept in
-``info``.
+prefactors (force 1000 -> 1, energy 0.02 -> 1, no virial). Both the compressed model (``dp
+compress``, tabulated embedding; the ``DeePMD`` row) and the frozen one (:func:`uncompressed`)
+are benchmarked.
 """
 
 from __future__ import annotations
@@ -257,3 +257,12 @@ def fit(train: Sequence[Atoms], val: Sequence[Atoms], elements: Sequence[str], f
                     fit_wall_s=round(time.perf_counter() - start, 1),
                     budget=f"{len(choices)} settings, chosen on the val split")
     return pot
+
+
+def uncompressed(pot: Potential) -> Potential:
+    """The frozen, not compressed model of a :func:`fit` result (its embedding net evaluated,
+    not tabulated), as its own row."""
+    info = {k: v for k, v in pot.info.items() if k not in ("search", "reused_fit")}
+    info.update(model=pot.info["uncompressed_model"], compressed=False)
+    return Potential(name=f"{pot.name} uncompressed", kind=pot.kind, pair_style=f"deepmd {pot.info['uncompressed_model']}",
+                     pair_coeff=list(pot.pair_coeff), elements=list(pot.elements), info=info, plugin=pot.plugin)
