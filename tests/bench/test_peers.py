@@ -135,6 +135,12 @@ def test_deepmd_runs_in_lmp_and_matches_dp_test(tmp_path):
         np.testing.assert_allclose(lmp, own, atol=1e-6)
     errors = force_errors(pot, frames[4:])
     assert errors["force_rmse"] < _zero_force_rmse(frames[4:])
+    # a second search over the same setting and data trains nothing: it resumes from run.json
+    log = tmp_path / "choice0" / "dp_train.log"
+    stamp = log.stat().st_mtime_ns
+    again = deepmd.fit(frames[:4], frames[4:], ["Si"], tmp_path, choices=[TINY_DP], install=False)
+    assert log.stat().st_mtime_ns == stamp and again.info["train_wall_s"] == pot.info["train_wall_s"]
+    assert again.pair_style == pot.pair_style
 
 
 def test_deepmd_build_refuses_sources_its_patches_do_not_fit(tmp_path):
