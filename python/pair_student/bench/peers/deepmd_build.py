@@ -14,8 +14,8 @@ each one and says here what that costs:
   instead, which is exact for models that use no message passing, such as ``se_e2_a`` here.
 - ``fix_ttm.h``: the ``ttm`` keyword (electron temperature from ``fix ttm``) is not available;
   it stops with deepmd-kit's own error (``deepmd_lmp/fix_ttm_dp.h``).
-- ``neigh_request.h``, ``lammpsplugin.h``: not used with this LAMMPS version, or declared here
-  (``deepmd_lmp/``).
+- ``neigh_request.h`` is not used with this LAMMPS version (an empty stand-in), and the plugin
+  registration ABI comes from ``pair_student/include/lammpsplugin.h``.
 
 Only ``pair_style deepmd`` is registered (not ``deepspin``, ``fix dplr``, ``compute
 deeptensor/atom``). The sources come from the deepmd-kit sdist on the package index, checked
@@ -37,6 +37,7 @@ from typing import Dict
 SDIST = "deepmd-kit==3.2.0"
 SDIST_SHA256 = "0a3b57d350c2fba26005e9696be1d598d2aea3a76f0fa947d3f63f96220f3530"
 RESOURCES = Path(__file__).with_name("deepmd_lmp")
+PLUGIN_ABI = Path(__file__).parents[2] / "include"  # lammpsplugin.h, shared with pair_style student
 SOURCES = ("source/lmp/pair_base.cpp", "source/lmp/pair_base.h", "source/lmp/pair_deepmd.cpp",
            "source/lmp/pair_deepmd.h", "source/api_c/include/deepmd.hpp", "source/api_c/include/c_api.h")
 EMPTY_SWAPS = "0, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr"
@@ -128,7 +129,7 @@ def build_plugin(deepmd_lib: Path, folder: Path, python: Path, log=print) -> Pat
     cxx = os.environ.get("CXX", "c++")
     partial = plugin.with_suffix(".so.partial")
     cmd = [cxx, "-O2", "-std=c++17", "-fPIC", "-shared", "-w", "-DLMPPLUGIN", "-DLAMMPS_SMALLBIG",
-           f"-DLAMMPS_VERSION_NUMBER={lammps_version_number()}", f"-I{src}", f"-I{lammps_include_dir()}",
+           f"-DLAMMPS_VERSION_NUMBER={lammps_version_number()}", f"-I{src}", f"-I{PLUGIN_ABI}", f"-I{lammps_include_dir()}",
            f"-I{mpi_include_dir()}", str(src / "pair_base.cpp"), str(src / "pair_deepmd.cpp"), str(src / "register.cpp"),
            f"-L{deepmd_lib}", "-ldeepmd_c", f"-Wl,-rpath,{Path(deepmd_lib).resolve()}", "-o", str(partial)]
     log(f"compiling pair_style deepmd against {lammps_include_dir()}")
