@@ -195,9 +195,14 @@ template <typename T> struct Spline {
   {
     for (int64_t c = 0; c < n; c++) w[c] = h00 * y0[c] + h10 * d0[c] + h01 * y1[c] + h11 * d1[c];
   }
-  void slope(int64_t n, T *__restrict dw) const
+  // both in one pass: the four table rows are read once
+  void value_slope(int64_t n, T *__restrict w, T *__restrict dw) const
   {
-    for (int64_t c = 0; c < n; c++) dw[c] = g00 * y0[c] + g10 * d0[c] + g01 * y1[c] + g11 * d1[c];
+    for (int64_t c = 0; c < n; c++) {
+      T a = y0[c], b = d0[c], p = y1[c], q = d1[c];
+      w[c] = h00 * a + h10 * b + h01 * p + h11 * q;
+      dw[c] = g00 * a + g10 * b + g01 * p + g11 * q;
+    }
   }
 };
 
@@ -463,6 +468,11 @@ void NativeKernel::run(const Weights<T> &wt, const std::vector<int64_t> &species
     atoms<T, CT>(wt, species.data() + start, n, &A[start * K * C], &G[start * K * C], &energy[start]);
   }
 
+  // For l = 2, sum_k G_k Y_k(u) = u^T M u with M = sum_k G_k B_k (symmetric, per atom and
+  // channel), so P = u^T M u and D = 2 M u: M is formed once per atom instead of Y_k, dY_k and
+  // five products per edge. S holds 2 M as xx, yy, zz, xy, yz, xz rows of C.
+  std::vector<T> S(lmax == 2 ? 6 * C : 0);
+  int64_t s_atom = -1;
   edge_grad.assign(3 * nedges, 0.0);
   for (int64_t e = 0; e < nedges; e++) {
     int64_t i = center[e];
@@ -472,9 +482,23 @@ void NativeKernel::run(const Weights<T> &wt, const std::vector<int64_t> &species
     T u[3] = {(T) (v[0] / r), (T) (v[1] / r), (T) (v[2] / r)};
     int64_t pair = species[i] * num_elements + species[neighbor[e]];
     Spline<T> s(wt.values, wt.slopes, width, points, inv_spacing, pair, r);
-    s.value(width, w.data());
-    s.slope(width, dw.data());
-    angular<T>(lmax, u[0], u[1], u[2], Y, dY);
+    s.value_slope(width, w.data(), dw.data());
+    if (lmax == 2 && i != s_atom) {
+      const T *__restrict g2 = &G[i * K * C + 4 * C];
+      const T s2 = (T) 1.4142135623730951, s6 = (T) 2.449489742783178;
+      T *__restrict m = S.data();
+      for (int c = 0; c < C; c++) {
+        T g7 = g2[3 * C + c] / s2, g8 = g2[4 * C + c] / s6;
+        m[c] = 2 * (g7 - g8);                 // 2 M_xx, from Y = (x^2 - y^2)/s2 and (2z^2 - x^2 - y^2)/s6
+        m[C + c] = 2 * (-g7 - g8);            // 2 M_yy
+        m[2 * C + c] = 4 * g8;                // 2 M_zz
+        m[3 * C + c] = s2 * g2[c];            // 2 M_xy, from Y = s2 xy
+        m[4 * C + c] = s2 * g2[C + c];        // 2 M_yz
+        m[5 * C + c] = s2 * g2[2 * C + c];    // 2 M_xz
+      }
+      s_atom = i;
+    }
+    if (lmax > 2) angular<T>(lmax, u[0], u[1], u[2], Y, dY);    // l <= 1 needs only u, l = 2 only S
     // per l, over channels: P = sum_k G_k Y_k and D_a = sum_k G_k dY_k/du_a (k of that l);
     // then dE/dvec = sum_c [(dw - l w / r) P] u + sum_c [w D] / r, with 4 sums over channels.
     // l = 0 has no D; for l = 1, Y = u and D_a is G_a itself.
@@ -490,7 +514,21 @@ void NativeKernel::run(const Weights<T> &wt, const std::vector<int64_t> &species
       ap[2 * C + c] = wp[C + c] * g[2 * C + c];
       ap[3 * C + c] = wp[C + c] * g[3 * C + c];
     }
-    for (int l = 2, k0 = 4; l <= lmax; k0 += NUM_M[l], l++) {
+    if (lmax == 2) {
+      const T *__restrict m = S.data(), *__restrict w2 = wp + 2 * C, *__restrict dw2 = dwp + 2 * C;
+      const T x = u[0], y = u[1], z = u[2], lr = 2 * inv_r;
+      for (int c = 0; c < C; c++) {
+        T dx = m[c] * x + m[3 * C + c] * y + m[5 * C + c] * z;
+        T dy = m[C + c] * y + m[3 * C + c] * x + m[4 * C + c] * z;
+        T dz = m[2 * C + c] * z + m[4 * C + c] * y + m[5 * C + c] * x;
+        T p = (T) 0.5 * (x * dx + y * dy + z * dz);    // u^T M u, as u . (2 M u) = 2 P
+        ap[c] += (dw2[c] - lr * w2[c]) * p;
+        ap[C + c] += w2[c] * dx;
+        ap[2 * C + c] += w2[c] * dy;
+        ap[3 * C + c] += w2[c] * dz;
+      }
+    }
+    for (int l = 2, k0 = 4; lmax != 2 && l <= lmax; k0 += NUM_M[l], l++) {
       const T *__restrict wl = wp + l * C, *__restrict dwl = dwp + l * C;
       for (int k = k0; k < k0 + NUM_M[l]; k++) {
         const T *__restrict gk = g + k * C;
