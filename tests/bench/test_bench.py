@@ -156,3 +156,29 @@ def test_a_peer_fit_is_reused_only_for_the_same_data_settings_and_files(tmp_path
     (tmp_path / "peer" / "coeff.txt").unlink()  # the fitted file is gone: refit
     fit_once(tmp_path / "peer", {**key, "settings": {"a": 2}}, fit)
     assert len(calls) == 4
+
+
+def test_a_reused_fit_keeps_its_plugin_and_needs_its_model_and_plugin_files(tmp_path):
+    """A peer whose pair style needs a plugin (DeePMD): the reloaded potential still loads it
+    first, and a missing model file (in pair_style) or plugin file means a refit."""
+    from pair_student.bench.common import Potential, fit_once
+
+    model, plugin = tmp_path / "graph.pb", tmp_path / "libpeer.so"
+    calls = []
+
+    def fit():
+        calls.append(1)
+        model.write_text("m")
+        plugin.write_text("p")
+        return Potential(name="D", kind="peer", pair_style=f"deepmd {model}", pair_coeff=["* * Si"],
+                         elements=["Si"], plugin=str(plugin))
+
+    key = {"frames": "f", "settings": {}}
+    first = fit_once(tmp_path / "d", key, fit)
+    again = fit_once(tmp_path / "d", key, fit)
+    assert len(calls) == 1 and again.commands() == first.commands()
+    assert again.commands()[:2] == [f"plugin load {plugin}", f"pair_style deepmd {model}"]
+    for gone in (model, plugin):
+        gone.unlink()
+        fit_once(tmp_path / "d", key, fit)
+    assert len(calls) == 3
