@@ -578,8 +578,8 @@ std::string NativeKernel::evaluate(const std::vector<int64_t> &species,
                                    int64_t nlocal, std::vector<double> &energy,
                                    std::vector<double> &edge_grad)
 {
-  // the presets' padded channel counts (22, 46, 64 in models/local.py, as floats or doubles) get
-  // loops of compile-time length, which the compiler unrolls; other widths run generic loops
+  // the presets' channel counts once padded (22, 46, 64 in models/local.py -> 24, 48, 64), as
+  // floats or doubles, get loops of compile-time length; other widths run generic loops
   auto go = [&](const auto &weights, auto width) {
     using T = typename std::decay_t<decltype(weights.values)>::value_type;
     run<T, decltype(width)::value>(weights, species, edges, vectors, nedges, nlocal, energy, edge_grad);

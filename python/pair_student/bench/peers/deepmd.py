@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -224,8 +225,8 @@ def dp_forces(model: Path, system: str, folder: Path, venv: Path = VENV) -> np.n
 def potential(model: Path, elements: Sequence[str], venv: Path = VENV, name: str = "DeePMD",
               info: Optional[Dict[str, object]] = None) -> Potential:
     return Potential(name=name, kind="peer", pair_style=f"deepmd {Path(model).resolve()}",
-                           pair_coeff=[f"* * {' '.join(elements)}"], elements=list(elements), info=dict(info or {}),
-                           plugin=str(plugin_path(venv)))
+                     pair_coeff=[f"* * {' '.join(elements)}"], elements=list(elements), info=dict(info or {}),
+                     plugin=str(plugin_path(venv)))
 
 
 def fit(train: Sequence[Atoms], val: Sequence[Atoms], elements: Sequence[str], folder: Path,
@@ -272,7 +273,7 @@ def fit(train: Sequence[Atoms], val: Sequence[Atoms], elements: Sequence[str], f
 def uncompressed(pot: Potential) -> Potential:
     """The frozen, not compressed model of a :func:`fit` result (its embedding net evaluated,
     not tabulated), as its own row."""
+    model = pot.info["uncompressed_model"]
     info = {k: v for k, v in pot.info.items() if k not in ("search", "reused_fit")}
-    info.update(model=pot.info["uncompressed_model"], compressed=False)
-    return Potential(name=f"{pot.name} uncompressed", kind=pot.kind, pair_style=f"deepmd {pot.info['uncompressed_model']}",
-                     pair_coeff=list(pot.pair_coeff), elements=list(pot.elements), info=info, plugin=pot.plugin)
+    info.update(model=model, compressed=False)
+    return replace(pot, name=f"{pot.name} uncompressed", pair_style=f"deepmd {model}", info=info)

@@ -127,12 +127,13 @@ def build_plugin(deepmd_lib: Path, folder: Path, python: Path, log=print) -> Pat
         raise RuntimeError(f"no libdeepmd_c.so in {deepmd_lib}: the deepmd-kit wheel is not installed there")
     src = patched_sources(fetch_sdist(Path(folder) / "sdist", python), Path(folder))
     cxx = os.environ.get("CXX", "c++")
+    lammps_headers = lammps_include_dir()
     partial = plugin.with_suffix(".so.partial")
     cmd = [cxx, "-O2", "-std=c++17", "-fPIC", "-shared", "-w", "-DLMPPLUGIN", "-DLAMMPS_SMALLBIG",
-           f"-DLAMMPS_VERSION_NUMBER={lammps_version_number()}", f"-I{src}", f"-I{PLUGIN_ABI}", f"-I{lammps_include_dir()}",
+           f"-DLAMMPS_VERSION_NUMBER={lammps_version_number()}", f"-I{src}", f"-I{PLUGIN_ABI}", f"-I{lammps_headers}",
            f"-I{mpi_include_dir()}", str(src / "pair_base.cpp"), str(src / "pair_deepmd.cpp"), str(src / "register.cpp"),
            f"-L{deepmd_lib}", "-ldeepmd_c", f"-Wl,-rpath,{Path(deepmd_lib).resolve()}", "-o", str(partial)]
-    log(f"compiling pair_style deepmd against {lammps_include_dir()}")
+    log(f"compiling pair_style deepmd against {lammps_headers}")
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"compiling the deepmd-kit LAMMPS plugin failed ({cxx}):\n{proc.stdout[-3000:]}")
