@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase.build import bulk
+from ase.calculators.singlepoint import SinglePointCalculator
 
 from pair_student.plugin import PLUGIN_NAME, plugin_dir
 
@@ -17,7 +18,6 @@ if not (Path(plugin_dir()) / PLUGIN_NAME).is_file():
 
 
 def _labelled(atoms, teacher):
-    from ase.calculators.singlepoint import SinglePointCalculator
 
     result = teacher.compute(atoms)
     atoms = atoms.copy()
@@ -125,7 +125,6 @@ def test_memory_prediction_extrapolates_the_last_two_runs():
 
 
 def test_a_peer_fit_is_reused_only_for_the_same_data_settings_and_files(tmp_path):
-    from ase.calculators.singlepoint import SinglePointCalculator
 
     from pair_student.bench.common import Potential, fit_once, frames_digest
 
@@ -182,3 +181,60 @@ def test_a_reused_fit_keeps_its_plugin_and_needs_its_model_and_plugin_files(tmp_
         gone.unlink()
         fit_once(tmp_path / "d", key, fit)
     assert len(calls) == 3
+
+
+def test_rmse_by_kind_splits_the_error_by_how_frames_were_sampled():
+    """Two MD frames with 0.1 eV/Å errors and one rattled frame with 1 eV/Å: the kinds get their
+    own RMSE, their shares of the squared error add to one, and the total agrees with them."""
+    from pair_student.bench.evaluate import frame_kind, rmse_by_kind
+
+    frames, predicted = [], []
+    for k, (prov, err) in enumerate([("md nvt T=300K", 0.1), ("md nvt T=600K", 0.1), ("rattle sigma=0.1", 1.0)]):
+        atoms = bulk("Si", "diamond", a=5.431)
+        atoms.info["provenance"] = prov
+        forces = np.full((len(atoms), 3), float(k))
+        atoms.calc = SinglePointCalculator(atoms, forces=forces)
+        frames.append(atoms)
+        predicted.append(forces + err)
+    by_kind = rmse_by_kind(frames, predicted)
+    assert [frame_kind(a) for a in frames] == ["md", "md", "rattle"]
+    assert by_kind["md"]["frames"] == 2 and by_kind["md"]["force_rmse"] == pytest.approx(0.1)
+    assert by_kind["rattle"]["force_rmse"] == pytest.approx(1.0)
+    assert by_kind["rattle"]["share_of_squared_error"] == pytest.approx(1.0 / 1.02)
+    assert sum(v["share_of_squared_error"] for v in by_kind.values()) == pytest.approx(1.0)
+
+
+def test_rescore_adds_the_per_kind_breakdown_to_an_existing_result(tmp_path):
+    """A bench.json with an SW row and a row whose model file is gone, on SW-labelled test
+    frames: the SW row is scored again (zero error against its own labels, per kind too), the
+    other keeps its old scores with a note, and the report gains the per-kind table."""
+    import ase.io
+
+    from pair_student.bench import classical_potentials, main
+    from pair_student.teachers import get_teacher
+
+    teacher = get_teacher("sw-si")
+    frames = []
+    for seed, prov in enumerate(["md nvt T=300K step=1", "rattle sigma=0.1"]):
+        atoms = bulk("Si", "diamond", a=5.431, cubic=True)
+        atoms.rattle(0.05, seed=seed)
+        atoms = _labelled(atoms, teacher)
+        atoms.info.update(provenance=prov, split="test")
+        frames.append(atoms)
+    dataset = tmp_path / "si.extxyz"
+    ase.io.write(dataset, frames, format="extxyz")
+    sw = {**classical_potentials("si")[0].to_json(), "size": None, "speed": []}
+    gone = {**sw, "name": "student gone", "kind": "student", "pair_style": f"student {tmp_path / 'gone.pt'}",
+            "accuracy": {"force_rmse": 0.5}}
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({"mode": "full", "machine": "test", "lammps": "-", "torch": "-", "settings": {},
+                                 "notes": [], "systems": {"si": {"elements": ["Si"], "dataset": str(dataset),
+                                                                 "test_frames": 2, "potentials": [sw, gone]}}}))
+    assert main(["--rescore", str(bench)]) == 0
+    results = json.loads(bench.read_text())
+    rows = results["systems"]["si"]["potentials"]
+    assert rows[0]["accuracy"]["force_rmse"] < 1e-6 and rows[0]["accuracy"]["frames"] == 2
+    assert sorted(rows[0]["accuracy"]["by_kind"]) == ["md", "rattle"]
+    assert rows[1]["accuracy"] == {"force_rmse": 0.5}
+    assert any("student gone not rescored" in n for n in results["notes"])
+    assert "by kind of test frame" in (tmp_path / "bench.md").read_text()

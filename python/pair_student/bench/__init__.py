@@ -114,6 +114,31 @@ def predicted_rss_mb(rows: List[Dict[str, float]], natoms: int) -> Optional[floa
     return m1 + per_atom * (natoms - n1)
 
 
+def rescore(results: Dict[str, object], out: Path) -> None:
+    """Recompute ``accuracy`` of every row in ``results`` in place, on the same test frames
+    (``dataset`` and ``test_frames`` of its system); a row whose files are gone keeps its old
+    scores and gets a note."""
+    from dataclasses import fields
+
+    from ..data.dataset import read_dataset
+    from .common import Potential
+    from .evaluate import force_errors
+
+    names = [f.name for f in fields(Potential)]
+    for system, entry in results["systems"].items():
+        if not entry.get("dataset"):
+            continue
+        test = list(read_dataset(entry["dataset"], split="test"))[: entry["test_frames"]]
+        for row in entry["potentials"]:
+            pot = Potential(**{k: row[k] for k in names if k in row})
+            missing = [f for f in pot.files() if not Path(f).exists()]
+            if missing:
+                results["notes"].append(f"{system}: {pot.name} not rescored: {missing[0]} is gone")
+                continue
+            print(f"[{system}] scoring {pot.name} on {len(test)} frames", flush=True)
+            row["accuracy"] = force_errors(pot, test, out)
+
+
 def bench_system(system: str, args, out: Path, log) -> Dict[str, object]:
     from .common import SYSTEMS, fit_once, frames_digest
     from .evaluate import force_errors
@@ -267,13 +292,18 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student bench") -> 
     parser.add_argument("--target-s", type=float, default=None, help="seconds per timed run (default 3; quick 0.5)")
     parser.add_argument("--pareto-size", type=int, default=None, help="atoms at which the Pareto cost is read")
     parser.add_argument("--report-only", type=Path, help="rebuild bench.md/bench.png from this bench.json")
+    parser.add_argument("--rescore", type=Path, help="score every row of this bench.json again on its test frames "
+                        "(fits and model files reused, no timing) and rebuild its report")
     args = parser.parse_args(argv)
 
     from . import report
 
-    if args.report_only:
-        results = json.loads(args.report_only.read_text())
-        out = args.report_only.parent
+    if args.report_only or args.rescore:
+        source = args.report_only or args.rescore
+        results = json.loads(source.read_text())
+        out = source.parent
+        if args.rescore:
+            rescore(results, out)
     else:
         quick = args.quick
         args.systems = args.systems or (["si"] if quick else ["si", "gan", "ethanol"])

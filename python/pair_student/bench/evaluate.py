@@ -42,9 +42,28 @@ def lammps_forces(potential: Potential, frames: Sequence[Atoms], workdir: Path |
     return results
 
 
-def force_errors(potential: Potential, frames: Sequence[Atoms], workdir: Path | None = None) -> Dict[str, float]:
-    """Force RMSE / MAE / R² (eV/Å, over all components) and energy MAE per atom of
-    ``potential`` against the teacher labels of ``frames``."""
+def frame_kind(atoms: Atoms) -> str:
+    """How a frame was sampled: the first word of its ``provenance`` (md, rattle, strain,
+    normal_modes), or ``other``."""
+    words = str(atoms.info.get("provenance", "")).split()
+    return words[0] if words else "other"
+
+
+def rmse_by_kind(frames: Sequence[Atoms], predicted: Sequence[np.ndarray]) -> Dict[str, Dict[str, float]]:
+    """Force RMSE (eV/Å) per kind of frame, with each kind's share of the total squared error:
+    a few strongly distorted frames can decide the overall RMSE, and this says when they do."""
+    squared: Dict[str, list] = {}
+    for atoms, forces in zip(frames, predicted):
+        squared.setdefault(frame_kind(atoms), []).append(((np.asarray(forces) - atoms.get_forces()) ** 2).ravel())
+    total = sum(float(np.concatenate(v).sum()) for v in squared.values())
+    return {kind: {"force_rmse": float(np.sqrt(np.concatenate(v).mean())), "frames": len(v),
+                   "share_of_squared_error": float(np.concatenate(v).sum()) / total if total > 0 else 0.0}
+            for kind, v in sorted(squared.items())}
+
+
+def force_errors(potential: Potential, frames: Sequence[Atoms], workdir: Path | None = None) -> Dict[str, object]:
+    """Force RMSE / MAE / R² (eV/Å, over all components), the RMSE per kind of frame and the
+    energy MAE per atom of ``potential`` against the teacher labels of ``frames``."""
     predicted = lammps_forces(potential, frames, workdir)
     forces, energy = Moments(), []
     for atoms, pred in zip(frames, predicted):
@@ -56,4 +75,4 @@ def force_errors(potential: Potential, frames: Sequence[Atoms], workdir: Path | 
     return {"force_rmse": float(summary["rmse"]), "force_mae": float(summary["mae"]), "force_r2": float(summary["r2"]),
             "energy_mae_per_atom": float(np.abs(energy - energy.mean()).mean()),
             "energy_offset_per_atom": float(energy.mean()), "frames": len(frames),
-            "components": summary["count"]}
+            "components": summary["count"], "by_kind": rmse_by_kind(frames, [p["forces"] for p in predicted])}

@@ -66,6 +66,23 @@ def analyse(system: Dict[str, object], pareto_size: int) -> Dict[str, object]:
     return {"front": front, "pareto_size": pareto_size, "targets": targets}
 
 
+def kind_table(potentials) -> list:
+    """Markdown lines: force RMSE per kind of test frame (md, rattle, ...) of each potential,
+    with that kind's share of the squared error; empty when no row has the breakdown."""
+    scored = [(e["name"], e["accuracy"]["by_kind"]) for e in potentials if e.get("accuracy", {}).get("by_kind")]
+    if not scored:
+        return []
+    frames = {k: v["frames"] for _, by_kind in scored for k, v in by_kind.items()}
+    kinds = sorted(frames)
+    lines = ["", "Force RMSE (eV/Å) by kind of test frame (in brackets: its share of the squared error):", "",
+             "| potential | " + " | ".join(f"{k} ({frames[k]} frames)" for k in kinds) + " |", "|---|" + "---|" * len(kinds)]
+    for name, by_kind in scored:
+        cells = [f"{_fmt(by_kind[k]['force_rmse'])} ({100 * by_kind[k]['share_of_squared_error']:.0f}%)" if k in by_kind
+                 else "–" for k in kinds]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(results: Dict[str, object]) -> str:
     out = ["# pair_student benchmark", "",
            f"Machine: {results['machine']}; {results['mode']} run; LAMMPS {results['lammps']}; "
@@ -102,6 +119,7 @@ def markdown(results: Dict[str, object]) -> str:
             cells += [_fmt(speedup), _fmt(rows[-1]["max_rss_mb"] if rows else None, 4), _fmt(marginal),
                       "yes" if e["name"] in an["front"] else ""]
             out.append("| " + " | ".join(cells) + " |")
+        out += kind_table(system["potentials"])
         teacher = system.get("teacher")
         if teacher:
             out += ["", f"Teacher ({teacher['teacher']}): {_fmt(teacher['us_per_atom_step'])} µs/atom per call "

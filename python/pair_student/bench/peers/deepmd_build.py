@@ -37,7 +37,7 @@ from typing import Dict
 SDIST = "deepmd-kit==3.2.0"
 SDIST_SHA256 = "0a3b57d350c2fba26005e9696be1d598d2aea3a76f0fa947d3f63f96220f3530"
 RESOURCES = Path(__file__).with_name("deepmd_lmp")
-PLUGIN_ABI = Path(__file__).parents[2] / "include"  # lammpsplugin.h, shared with pair_style student
+PLUGIN_ABI = Path(__file__).parents[2] / "include"  # lammpsplugin.h, pair_plugin.h: shared with pair_style student
 SOURCES = ("source/lmp/pair_base.cpp", "source/lmp/pair_base.h", "source/lmp/pair_deepmd.cpp",
            "source/lmp/pair_deepmd.h", "source/api_c/include/deepmd.hpp", "source/api_c/include/c_api.h")
 EMPTY_SWAPS = "0, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr"
