@@ -27,6 +27,7 @@ def ship(system: str, runs: Path) -> list:
     from pair_student.contract import read_metadata
     from pair_student.data.dataset import dataset_stats
     from pair_student.shipped import SIZES
+    from pair_student.training.checkpoint import read_checkpoint
 
     run = runs / system
     (DEMO / system).mkdir(parents=True, exist_ok=True)
@@ -44,10 +45,12 @@ def ship(system: str, runs: Path) -> list:
     for path, entry in zip(shipped, report["students"]):
         prov = read_metadata(path)["provenance"]
         summary = json.loads((run / f"{path.name.replace('_model_traced.pt', '')}_summary.json").read_text())
+        checkpoint = ROOT / summary["checkpoint"]  # relative paths are the repository's
+        config = read_checkpoint(checkpoint)["model_config"] if checkpoint.is_file() else {}
         rows.append({"system": system, "size": prov["size"], "params": prov["params"], "command": prov["command"],
                      "distill_command": json.loads((run / "distill_summary.json").read_text())["command"],
                      "seed": prov["seed"], "teacher": prov["teacher"], "epochs": prov["epochs"],
-                     "train_s": summary["elapsed_s"], "frames": stats["frames"], "splits": stats["splits"],
+                     "num_basis": config.get("num_basis"), "train_s": summary["elapsed_s"], "frames": stats["frames"], "splits": stats["splits"],
                      "force": entry["force"], "angle": entry["angular_error_deg"], "energy": entry["energy_per_atom"],
                      "target": entry["target"]["status"], "us_per_atom": entry["speed"]["us_per_atom"]})
     return rows
@@ -62,17 +65,18 @@ def write_readme(rows: list) -> Path:
         "`python scripts/ship_students.py`. Metrics: forces against the teacher on the held-out test",
         "split of that run's dataset (`docs/students/<system>/` has the figures and cards).",
         "Every file carries radial tables for the pair style's native kernel (export tabulates",
-        "local students); the files made before export did so were re-exported in place with",
+        "local students, and distill exports through it); files made before either did so were",
+        "re-exported in place with",
         "`pair-student export demo/<system>/<size>_model_traced.pt --out demo/<system>/<size>_model_traced.pt`,",
         "which changed their forces by 2e-6 to 3e-5 relative (`provenance.tabulated`); the metrics",
         "are those of the networks before tabulation.",
         "",
-        "| system | size | parameters | epochs | training (s) | force R² | RMSE (eV/Å) | MAE (eV/Å) "
+        "| system | size | parameters | Bessel functions | epochs | training (s) | force R² | RMSE (eV/Å) | MAE (eV/Å) "
         "| mean angular error (°) | energy MAE (meV/atom) | target |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['system']} | {r['size']} | {r['params']:,} | {r['epochs']} | {r['train_s']:.0f} "
+        lines.append(f"| {r['system']} | {r['size']} | {r['params']:,} | {r.get('num_basis') or '–'} | {r['epochs']} | {r['train_s']:.0f} "
                      f"| {r['force']['r2']:.4f} | {r['force']['rmse']:.4f} | {r['force']['mae']:.4f} "
                      f"| {r['angle']['mean']:.2f} | {1e3 * r['energy']['mae']:.2f} | {r['target']} |")
     lines += ["", "Commands (seed, teacher, dataset):", ""]
@@ -82,9 +86,13 @@ def write_readme(rows: list) -> Path:
         lines.append(f"- `{system}`: `{first['distill_command']}` (seed {first['seed']}, teacher "
                      f"`{first['teacher']}`, {first['frames']} frames: {first['splits']})")
         for r in mine:
-            if r["command"] != first["distill_command"]:
+            if r["command"] == first["distill_command"]:
+                continue
+            if r["command"].startswith("pair-student train"):
                 lines.append(f"  - `{r['size']}` then trained longer from that run's checkpoint (a warm "
                              f"restart of the cosine schedule): `{r['command']}`")
+            else:
+                lines.append(f"  - `{r['size']}` from a run of its own on the same dataset: `{r['command']}`")
     path = DEMO / "README.md"
     path.write_text("\n".join(lines) + "\n")
     # the top-level README carries the same table between markers
@@ -92,9 +100,10 @@ def write_readme(rows: list) -> Path:
     text = readme.read_text()
     begin, end = "<!-- students:begin -->", "<!-- students:end -->"
     if begin in text and end in text:
-        table = "\n".join(lines[8:lines.index("", 8)])
+        top = next(i for i, line in enumerate(lines) if line.startswith("| system"))
+        table = "\n".join(lines[top:lines.index("", top)])
         head, rest = text.split(begin, 1)
-        readme.write_text(f"{head}{begin}\n{lines[7]}\n{table}\n{end}{rest.split(end, 1)[1]}")
+        readme.write_text(f"{head}{begin}\n{table}\n{end}{rest.split(end, 1)[1]}")
     (DOCS / "students.json").write_text(json.dumps(rows, indent=1, default=str))
     return path
 

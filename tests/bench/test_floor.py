@@ -27,3 +27,20 @@ def test_alternating_rounds_give_a_ratio_per_round_and_a_table(tmp_path):
 def test_a_system_without_a_classical_potential_is_refused(tmp_path):
     with pytest.raises(ValueError, match="ethanol has no classical potential"):
         floor.interleaved("ethanol", 64, 1, tmp_path, 0.05, "float32")
+
+
+def test_peers_are_timed_in_the_same_rounds_and_get_their_own_ratios(tmp_path):
+    from dataclasses import replace
+
+    from pair_student.bench import classical_potentials
+
+    fit = tmp_path / "fit.json"  # the shape a benchmark's peer fit leaves behind
+    fit.write_text(json.dumps({"potential": replace(classical_potentials("si")[0], name="peer", kind="peer").to_json()}))
+    assert floor.main(["--system", "si", "--natoms", "64", "--rounds", "2", "--target-s", "0.05",
+                       "--out", str(tmp_path / "out"), "--peer-fits", str(fit)]) == 0
+    result = json.loads((tmp_path / "out" / "floor_si.json").read_text())
+    assert len(result["us_per_atom_step"]["peer"]) == 2
+    against = {r["floor"] for r in result["ratios"]}
+    assert against == {"SW", "peer"}
+    students = {r["student"] for r in result["ratios"]}
+    assert len(result["ratios"]) == 2 * len(students) > 0

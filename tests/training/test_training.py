@@ -98,11 +98,13 @@ def test_export_and_load_checkpoint_model(dataset, tmp_path):
     assert prov["teacher"] == "emt" and prov["seed"] == 3 and "force_r2" in prov["metrics"] and prov["command"]
     model, metadata = load_checkpoint_model(tmp_path / "tiny_checkpoint.pt")
     assert metadata["elements"] == ["Al", "Cu"] and next(model.parameters()).dtype == torch.float64
+    # the file carries radial tables (the pair style's native kernel), verified against the network
+    assert prov["tabulated"]["points"] == 256 and 0 < prov["tabulated"]["force_difference"] < 1e-3
     scripted, _ = load_student(path)
     g = atoms_to_graph(read_frames(dataset)[0], 4.0, ["Al", "Cu"])
     args = (g["species"], g["edge_index"], g["edge_vectors"], g["num_local"])
     for x, y in zip(model(*args), evaluate(scripted, *args)):
-        torch.testing.assert_close(x, y, rtol=0, atol=1e-12)
+        torch.testing.assert_close(x, y, rtol=1e-3, atol=1e-6)
 
 
 def test_train_and_distill_commands(dataset, tmp_path):

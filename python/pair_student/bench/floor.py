@@ -1,5 +1,6 @@
-"""The students' cost against the classical speed floor (Stillinger-Weber, Tersoff), timed in
-alternation: round after round, every potential once, in the same ``lmp``.
+"""The students' cost against the classical speed floor (Stillinger-Weber, Tersoff) and, if
+given, fitted peers, timed in alternation: round after round, every potential once, in the
+same ``lmp``.
 
 The full benchmark times each potential once, minutes apart; on a shared or throttled machine
 the speed of the whole machine drifts between those minutes (SW on Si has measured 0.9 and
@@ -7,7 +8,8 @@ the speed of the whole machine drifts between those minutes (SW on Si has measur
 carries that drift. Here each round gives a ratio of neighbours in time; the table reports
 the median over rounds and the ratio of the best times.
 
-    python -m pair_student.bench.floor --system si --rounds 5 --out bench_results/floor
+    python -m pair_student.bench.floor --system si --rounds 5 --out bench_results/floor \
+        [--peer-fits bench_results/si/uf3/fit.json ...]
 """
 
 from __future__ import annotations
@@ -16,17 +18,18 @@ import argparse
 import json
 import statistics
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 from . import classical_potentials, student_potentials
-from .common import SYSTEMS
+from .common import SYSTEMS, Potential
 from .speed import supercell, time_potential
 
 
 def interleaved(system: str, natoms: int, rounds: int, out: Path, target_s: float, dtype: str,
-                log=print) -> Dict[str, object]:
-    """Time the classical potentials and the ``dtype`` native students of ``system`` in
-    ``rounds`` alternating rounds; ratios student / classical per round."""
+                peers: Sequence[Potential] = (), log=print) -> Dict[str, object]:
+    """Time the classical potentials, ``peers`` (fitted potentials, e.g. from a benchmark's
+    ``fit.json``) and the ``dtype`` native students of ``system`` in ``rounds`` alternating
+    rounds; ratios student / reference per round, for every classical and peer reference."""
     elements = list(SYSTEMS[system]["elements"])
     floors = classical_potentials(system)
     if not floors:
@@ -34,7 +37,8 @@ def interleaved(system: str, natoms: int, rounds: int, out: Path, target_s: floa
     students, notes = student_potentials(system, elements, out / "students", dtypes=(dtype,), libtorch=False)
     for note in notes:
         log(note)
-    pots = floors + students
+    references = floors + list(peers)
+    pots = references + students
     atoms = supercell(system, natoms)
     times: Dict[str, List[float]] = {p.name: [] for p in pots}
     guess: Dict[str, float] = {}
@@ -46,7 +50,7 @@ def interleaved(system: str, natoms: int, rounds: int, out: Path, target_s: floa
             times[pot.name].append(row["us_per_atom_step"])
         log(f"round {k + 1}/{rounds}: " + ", ".join(f"{n} {t[-1]:.3g}" for n, t in times.items()))
     ratios = []
-    for floor in floors:
+    for floor in references:
         for student in students:
             per_round = [s / f for s, f in zip(times[student.name], times[floor.name])]
             ratios.append({"student": student.name, "floor": floor.name, "median_ratio": statistics.median(per_round),
@@ -57,7 +61,7 @@ def interleaved(system: str, natoms: int, rounds: int, out: Path, target_s: floa
 
 def markdown(result: Dict[str, object]) -> str:
     lines = [f"{result['system']}, {result['natoms']} atoms, {result['rounds']} alternating rounds", "",
-             "| student | floor | median ratio | best-time ratio | per round |", "|---|---|---:|---:|---|"]
+             "| student | against | median ratio | best-time ratio | per round |", "|---|---|---:|---:|---|"]
     for r in result["ratios"]:
         rounds = " ".join(f"{x:.1f}" for x in r["per_round"])
         lines.append(f"| {r['student']} | {r['floor']} | {r['median_ratio']:.1f}x | {r['best_time_ratio']:.1f}x | {rounds} |")
@@ -72,9 +76,12 @@ def main(argv=None) -> int:
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--target-s", type=float, default=1.0, help="seconds of each timed run")
     parser.add_argument("--out", type=Path, default=Path("bench_results") / "floor")
+    parser.add_argument("--peer-fits", type=Path, nargs="*", default=[],
+                        help="fit.json files of a benchmark's peer fits to time in the same rounds")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    result = interleaved(args.system, args.natoms, args.rounds, args.out, args.target_s, args.dtype)
+    peers = [Potential(**json.loads(path.read_text())["potential"]) for path in args.peer_fits]
+    result = interleaved(args.system, args.natoms, args.rounds, args.out, args.target_s, args.dtype, peers)
     table = markdown(result)
     (args.out / f"floor_{args.system}.json").write_text(json.dumps(result, indent=1))
     (args.out / f"floor_{args.system}.md").write_text(table)

@@ -330,8 +330,9 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
 
 
 def export_model(model, cfg: TrainConfig, metadata: Dict[str, Any], teacher, summary) -> Path:
-    """``save_student`` of the float64 best (EMA) model with its provenance."""
-    from ..contract import save_student
+    """The float64 best (EMA) model with its provenance, through :func:`pair_student.export.export`:
+    verified, and with radial tables for the pair style's native kernel where it is a local student."""
+    from ..export import export
 
     provenance = {
         "teacher": teacher, "dataset": str(cfg.dataset), "seed": cfg.seed, "size": cfg.name,
@@ -341,4 +342,4 @@ def export_model(model, cfg: TrainConfig, metadata: Dict[str, Any], teacher, sum
         "command": cfg.command or " ".join(shlex.quote(a) for a in sys.argv),
     }
     path = Path(cfg.out) / f"{cfg.name}_model_traced.pt"
-    return save_student(model.double().eval(), path, {**metadata, "dtype": "float64", "provenance": provenance})
+    return export(model.double().eval(), out=path, metadata={**metadata, "provenance": provenance})
