@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pair_student.contract import evaluate, load_student, read_metadata
-from pair_student.export import export, local_student_from_file
+from pair_student.export import TABULATION_TOLERANCE, export, local_student_from_file
 from pair_student.graph import atoms_to_graph, edge_forces
 from pair_student.models import ReferenceStudent
 from pair_student.models.tabulated import TabulatedStudent, is_tabulated, tabulate
@@ -29,6 +29,10 @@ def test_tables_converge_to_the_network():
     assert errors[-1] < 1e-4
     # cubic Hermite: value error ~ h^4, slope error ~ h^3: each halving gains well over 4x
     assert errors[0] / errors[1] > 4 and errors[1] / errors[2] > 4, errors
+    # the presets' 24 Bessel functions (sharper radial weights, here with random weights on a
+    # 4 A cutoff) still tabulate within export's tolerance at the default 256 intervals
+    sharp = _model(num_basis=24)
+    assert _relative_force_error(tabulate(sharp, 256), sharp, atoms) < TABULATION_TOLERANCE
 
 
 @pytest.mark.parametrize("lmax", [1, 2, 3])
