@@ -41,6 +41,7 @@ def ship(system: str, runs: Path) -> list:
         shipped.append(dst)
     report = analyze_students(students=shipped, frames=run / "dataset.extxyz", split="test", out=DOCS / system)
     stats = dataset_stats(run / "dataset.extxyz")
+    distill_command = json.loads((run / "distill_summary.json").read_text())["command"]
     rows = []
     for path, entry in zip(shipped, report["students"]):
         prov = read_metadata(path)["provenance"]
@@ -48,7 +49,7 @@ def ship(system: str, runs: Path) -> list:
         checkpoint = ROOT / summary["checkpoint"]  # relative paths are the repository's
         config = read_checkpoint(checkpoint)["model_config"] if checkpoint.is_file() else {}
         rows.append({"system": system, "size": prov["size"], "params": prov["params"], "command": prov["command"],
-                     "distill_command": json.loads((run / "distill_summary.json").read_text())["command"],
+                     "distill_command": distill_command,
                      "seed": prov["seed"], "teacher": prov["teacher"], "epochs": prov["epochs"],
                      "num_basis": config.get("num_basis"), "train_s": summary["elapsed_s"], "frames": stats["frames"], "splits": stats["splits"],
                      "force": entry["force"], "angle": entry["angular_error_deg"], "energy": entry["energy_per_atom"],

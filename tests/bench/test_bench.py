@@ -238,3 +238,13 @@ def test_rescore_adds_the_per_kind_breakdown_to_an_existing_result(tmp_path):
     assert rows[1]["accuracy"] == {"force_rmse": 0.5}
     assert any("student gone not rescored" in n for n in results["notes"])
     assert "by kind of test frame" in (tmp_path / "bench.md").read_text()
+
+
+def test_rescore_refuses_a_file_that_is_not_a_benchmark_result(tmp_path, capsys):
+    from pair_student.bench import main
+
+    bad = tmp_path / "fit.json"
+    bad.write_text('{"potential": {}}')
+    with pytest.raises(SystemExit):
+        main(["--rescore", str(bad)])
+    assert f"{bad} is not a benchmark result" in capsys.readouterr().err

@@ -44,3 +44,11 @@ def test_peers_are_timed_in_the_same_rounds_and_get_their_own_ratios(tmp_path):
     assert against == {"SW", "peer"}
     students = {r["student"] for r in result["ratios"]}
     assert len(result["ratios"]) == 2 * len(students) > 0
+
+
+def test_a_file_that_is_not_a_fit_record_is_refused_by_name(tmp_path, capsys):
+    bad = tmp_path / "bench.json"
+    bad.write_text("{}")
+    with pytest.raises(SystemExit):
+        floor.main(["--peer-fits", str(bad), "--out", str(tmp_path / "out")])
+    assert f"{bad} is not a peer fit record" in capsys.readouterr().err

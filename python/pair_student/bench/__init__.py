@@ -118,20 +118,17 @@ def rescore(results: Dict[str, object], out: Path) -> None:
     """Recompute ``accuracy`` of every row in ``results`` in place, on the same test frames
     (``dataset`` and ``test_frames`` of its system); a row whose files are gone keeps its old
     scores and gets a note."""
-    from dataclasses import fields
-
     from ..data.dataset import read_dataset
     from .common import Potential
     from .evaluate import force_errors
 
-    names = [f.name for f in fields(Potential)]
     for system, entry in results["systems"].items():
         if not entry.get("dataset"):
             continue
         test = list(read_dataset(entry["dataset"], split="test"))[: entry["test_frames"]]
         for row in entry["potentials"]:
-            pot = Potential(**{k: row[k] for k in names if k in row})
-            missing = [f for f in pot.files() if not Path(f).exists()]
+            pot = Potential.from_json(row)
+            missing = pot.missing_files()
             if missing:
                 results["notes"].append(f"{system}: {pot.name} not rescored: {missing[0]} is gone")
                 continue
@@ -301,6 +298,8 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student bench") -> 
     if args.report_only or args.rescore:
         source = args.report_only or args.rescore
         results = json.loads(source.read_text())
+        if "systems" not in results:
+            parser.error(f"{source} is not a benchmark result (no 'systems'): give the bench.json a run wrote")
         out = source.parent
         if args.rescore:
             rescore(results, out)

@@ -15,7 +15,7 @@ import os
 import re
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -58,8 +58,17 @@ class Potential:
         tokens = [self.plugin, *self.pair_style.split(), *(t for c in self.pair_coeff for t in c.split())]
         return [t for t in tokens if t.startswith("/")]
 
+    def missing_files(self) -> List[str]:
+        """Those of :meth:`files` that are gone."""
+        return [f for f in self.files() if not Path(f).is_file()]
+
     def to_json(self) -> Dict[str, object]:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Dict[str, object]) -> "Potential":
+        """The inverse of :meth:`to_json`; keys a benchmark row adds (accuracy, speed) are ignored."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 def frames_digest(frames: Sequence[Atoms]) -> str:
@@ -80,8 +89,8 @@ def fit_once(folder: Path, key: Dict[str, object], fit: Callable[[], Potential])
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
     if record.is_file():
         saved = json.loads(record.read_text())
-        pot = Potential(**saved["potential"])
-        if saved.get("key") == digest and all(Path(f).is_file() for f in pot.files()):
+        pot = Potential.from_json(saved["potential"])
+        if saved.get("key") == digest and not pot.missing_files():
             pot.info = {**pot.info, "reused_fit": str(record)}
             return pot
     from ..data.label import atomic_write_text

@@ -52,13 +52,14 @@ def frame_kind(atoms: Atoms) -> str:
 def rmse_by_kind(frames: Sequence[Atoms], predicted: Sequence[np.ndarray]) -> Dict[str, Dict[str, float]]:
     """Force RMSE (eV/Å) per kind of frame, with each kind's share of the total squared error:
     a few strongly distorted frames can decide the overall RMSE, and this says when they do."""
-    squared: Dict[str, list] = {}
+    per_frame: Dict[str, list] = {}
     for atoms, forces in zip(frames, predicted):
-        squared.setdefault(frame_kind(atoms), []).append(((np.asarray(forces) - atoms.get_forces()) ** 2).ravel())
-    total = sum(float(np.concatenate(v).sum()) for v in squared.values())
-    return {kind: {"force_rmse": float(np.sqrt(np.concatenate(v).mean())), "frames": len(v),
-                   "share_of_squared_error": float(np.concatenate(v).sum()) / total if total > 0 else 0.0}
-            for kind, v in sorted(squared.items())}
+        per_frame.setdefault(frame_kind(atoms), []).append(((np.asarray(forces) - atoms.get_forces()) ** 2).ravel())
+    squared = {kind: np.concatenate(v) for kind, v in sorted(per_frame.items())}
+    total = sum(float(v.sum()) for v in squared.values())
+    return {kind: {"force_rmse": float(np.sqrt(v.mean())), "frames": len(per_frame[kind]),
+                   "share_of_squared_error": float(v.sum()) / total if total > 0 else 0.0}
+            for kind, v in squared.items()}
 
 
 def force_errors(potential: Potential, frames: Sequence[Atoms], workdir: Path | None = None) -> Dict[str, object]:

@@ -50,11 +50,11 @@ def interleaved(system: str, natoms: int, rounds: int, out: Path, target_s: floa
             times[pot.name].append(row["us_per_atom_step"])
         log(f"round {k + 1}/{rounds}: " + ", ".join(f"{n} {t[-1]:.3g}" for n, t in times.items()))
     ratios = []
-    for floor in references:
+    for ref in references:  # the JSON keeps the key "floor" for the reference, peers included
         for student in students:
-            per_round = [s / f for s, f in zip(times[student.name], times[floor.name])]
-            ratios.append({"student": student.name, "floor": floor.name, "median_ratio": statistics.median(per_round),
-                           "best_time_ratio": min(times[student.name]) / min(times[floor.name]),
+            per_round = [s / f for s, f in zip(times[student.name], times[ref.name])]
+            ratios.append({"student": student.name, "floor": ref.name, "median_ratio": statistics.median(per_round),
+                           "best_time_ratio": min(times[student.name]) / min(times[ref.name]),
                            "per_round": per_round})
     return {"system": system, "natoms": len(atoms), "rounds": rounds, "us_per_atom_step": times, "ratios": ratios}
 
@@ -80,7 +80,13 @@ def main(argv=None) -> int:
                         help="fit.json files of a benchmark's peer fits to time in the same rounds")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    peers = [Potential(**json.loads(path.read_text())["potential"]) for path in args.peer_fits]
+    peers = []
+    for path in args.peer_fits:
+        record = json.loads(path.read_text())
+        if "potential" not in record:
+            parser.error(f"{path} is not a peer fit record (no 'potential'): give the fit.json a benchmark wrote "
+                         "in <out>/<system>/<peer>/")
+        peers.append(Potential.from_json(record["potential"]))
     result = interleaved(args.system, args.natoms, args.rounds, args.out, args.target_s, args.dtype, peers)
     table = markdown(result)
     (args.out / f"floor_{args.system}.json").write_text(json.dumps(result, indent=1))
