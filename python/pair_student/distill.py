@@ -38,7 +38,7 @@ def build_parser(prog: str = "pair-student distill") -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=240, help="frames to sample")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--max-time", type=float, default=None, help="seconds of training per size")
-    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=2)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--cutoff", type=float, default=5.0)
     p.add_argument("--seed", type=int, default=0)

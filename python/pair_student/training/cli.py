@@ -32,7 +32,7 @@ def build_parser(prog: str = "pair-student train") -> argparse.ArgumentParser:
     p.add_argument("--model", default="{}", help='JSON of explicit sizes, e.g. \'{"channels": 32, "lmax": 1}\'')
     p.add_argument("--cutoff", type=float, default=5.0)
     p.add_argument("--epochs", type=int, default=200)
-    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=2)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--scheduler", choices=["cosine", "plateau"], default="cosine")
     p.add_argument("--energy-weight", type=float, default=1.0)

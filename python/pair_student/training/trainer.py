@@ -47,7 +47,9 @@ class TrainConfig:
     model_kwargs: Dict[str, Any] = field(default_factory=dict)
     cutoff: float = 5.0
     epochs: int = 100
-    batch_size: int = 4
+    # 2, not 4: twice the optimizer steps at the same cost per epoch; Si ultra-tiny, 600 s on one
+    # thread: validation force RMSE 0.0396 -> 0.0346 eV/A, test 0.0749 -> 0.0686 (batch 1 at lr 1e-3: 0.0414)
+    batch_size: int = 2
     lr: float = 3e-3
     lr_min_ratio: float = 0.02
     scheduler: str = "cosine"  # cosine | plateau
