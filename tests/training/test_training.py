@@ -15,7 +15,7 @@ from pair_student.models import build_student
 from pair_student.training import CheckpointMismatchError, TrainConfig, load_checkpoint_model, train
 from pair_student.training.checkpoint import load_state, read_checkpoint
 from pair_student.training.data import collate, frames_to_graphs, read_frames
-from pair_student.training.trainer import batch_loss, cosine_lr, counts_of
+from pair_student.training.trainer import batch_loss, cosine_lr, counts_of, early_stopping_armed
 
 from _training_helpers import SMALL_MODEL
 
@@ -150,3 +150,12 @@ def test_cosine_schedule_follows_epochs_or_the_time_budget_whichever_ends_first(
     timed = TrainConfig(dataset="d", out="o", epochs=1000, lr=1e-2, lr_min_ratio=0.1, max_time=60.0)
     assert cosine_lr(timed, 3, 30.0) == pytest.approx(0.5 * (1e-2 + 1e-3))
     assert cosine_lr(timed, 3, 90.0) == pytest.approx(1e-3)  # past the budget: stays at the floor
+
+
+def test_early_stopping_waits_for_the_second_half_of_a_cosine_budget():
+    cosine = TrainConfig(dataset="", out="", epochs=100, max_time=1000.0)
+    assert not early_stopping_armed(cosine, epochs_done=30, elapsed_s=100.0)
+    assert early_stopping_armed(cosine, epochs_done=50, elapsed_s=100.0)  # half the epochs
+    assert early_stopping_armed(cosine, epochs_done=10, elapsed_s=600.0)  # more than half the time
+    plateau = TrainConfig(dataset="", out="", epochs=100, scheduler="plateau")
+    assert early_stopping_armed(plateau, epochs_done=1, elapsed_s=1.0)
