@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from .models.local import PRESETS
+from .training.trainer import TrainConfig, train
 
 
 def build_parser(prog: str = "pair-student distill") -> argparse.ArgumentParser:
@@ -38,8 +39,8 @@ def build_parser(prog: str = "pair-student distill") -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=240, help="frames to sample")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--max-time", type=float, default=None, help="seconds of training per size")
-    p.add_argument("--batch-size", type=int, default=2)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    p.add_argument("--lr", type=float, default=TrainConfig.lr)
     p.add_argument("--cutoff", type=float, default=5.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
@@ -82,8 +83,6 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student distill") -
             t0 = time.perf_counter()
             label(frames, teacher=teacher, out=dataset, seed=args.seed)
             timings["label_s"] = time.perf_counter() - t0
-
-    from .training.trainer import TrainConfig, train
 
     results = {}
     for size in sizes:
