@@ -24,7 +24,9 @@ SETTINGS = {
                md_stride=3, weights={"md": 0.4, "rattle": 0.25, "strain": 0.35}),
     "gan": dict(n_frames=240, temperatures=(300.0, 800.0, 1300.0), pressures=(0.0, 2.0),
                 md_stride=3, weights={"md": 0.4, "rattle": 0.25, "strain": 0.35}),
-    "ethanol": dict(n_frames=320, temperatures=(300.0, 600.0, 1000.0), pressures=(0.0,),
+    # 640, not 320: at 320 the test split held 4 rattle frames that carried 92% of every
+    # student's squared force error, so one frame decided the ranking against the peers
+    "ethanol": dict(n_frames=640, temperatures=(300.0, 600.0, 1000.0), pressures=(0.0,),
                     md_stride=4, weights={"md": 0.5, "rattle": 0.2, "normal_modes": 0.3}),
 }
 

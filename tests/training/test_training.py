@@ -152,6 +152,16 @@ def test_cosine_schedule_follows_epochs_or_the_time_budget_whichever_ends_first(
     assert cosine_lr(timed, 3, 90.0) == pytest.approx(1e-3)  # past the budget: stays at the floor
 
 
+def test_grad_clip_acts_only_above_its_threshold(dataset, tmp_path):
+    def weights(name, **kw):
+        train(_cfg(dataset, tmp_path / name, epochs=2, ema_decay=0.0, **kw))
+        return read_checkpoint(tmp_path / name / "t_checkpoint.pt")["train_state_dict"]
+
+    plain, loose, tight = weights("plain"), weights("loose", grad_clip=1e9), weights("tight", grad_clip=1e-3)
+    assert all(torch.equal(plain[k], loose[k]) for k in plain)
+    assert any(not torch.allclose(plain[k], tight[k]) for k in plain)
+
+
 def test_early_stopping_waits_for_the_second_half_of_a_cosine_budget():
     cosine = TrainConfig(dataset="", out="", epochs=100, max_time=1000.0)
     assert not early_stopping_armed(cosine, epochs_done=30, elapsed_s=100.0)

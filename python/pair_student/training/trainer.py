@@ -59,6 +59,9 @@ class TrainConfig:
     force_weight: float = 1.0
     stress_weight: float = 10.0
     ema_decay: float = 0.99  # 0 disables EMA
+    # max gradient norm per step (None: no clipping); a rattled frame with teacher forces of
+    # ~100 eV/A gives one batch a gradient 10-30x the median, enough to throw a large readout off
+    grad_clip: Optional[float] = None
     patience: int = 40  # epochs without validation improvement before stopping
     seed: int = 0
     max_time: Optional[float] = None  # seconds; stop (with a checkpoint) when exceeded
@@ -283,6 +286,8 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
             else:  # more ranks than structures: contribute zero gradient to the all-reduce
                 loss, parts_ = sum(p.sum() * 0.0 for p in train_model.parameters()), {"energy": 0.0, "forces": 0.0, "stress": 0.0}
             loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(train_model.parameters(), cfg.grad_clip)
             optimizer.step()
             if ema is not None:
                 ema_update(ema, model, cfg.ema_decay)
