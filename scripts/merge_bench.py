@@ -4,7 +4,8 @@
 
 Per system, a potential of a later run replaces the one of the same name in an earlier run;
 a later run's speed rows at atom counts the earlier run lacks are added instead (so a run
-at 10^5 atoms extends one at 10^3 and 10^4). The teacher cost is kept from whichever run has it.
+at 10^5 atoms extends one at 10^3 and 10^4). A system whose later run scored other test frames
+(another dataset) is taken from that run whole. The teacher cost is kept from whichever run has it.
 Settings and notes of every run are kept under ``merged_from``.
 """
 
@@ -13,6 +14,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+
+
+def same_test_frames(a, b):
+    """Whether two runs of a system scored the same test frames (by digest where both have one)."""
+    if a.get("test_digest") and b.get("test_digest"):
+        return a["test_digest"] == b["test_digest"]
+    return a.get("test_frames") == b.get("test_frames")
 
 
 def merge(runs):
@@ -25,6 +33,9 @@ def merge(runs):
         for name, system in run["systems"].items():
             target = out["systems"].setdefault(name, system)
             if target is system:
+                continue
+            if not same_test_frames(target, system):  # accuracies on other frames do not mix: take the later run
+                out["systems"][name] = system
                 continue
             if system.get("teacher"):
                 target["teacher"] = system["teacher"]

@@ -2,6 +2,8 @@
 
     python scripts/ship_students.py [--runs out/distill] [--systems si,gan,ethanol]
 
+Systems left out of ``--systems`` keep their rows of ``docs/students/students.json``.
+
 For each system, copies ``<runs>/<system>/<size>_model_traced.pt`` into
 ``python/pair_student/demo/<system>/``, runs the force analysis of the three sizes on the
 held-out test split of that run's dataset into ``docs/students/<system>/`` (figures,
@@ -41,12 +43,17 @@ def ship(system: str, runs: Path) -> list:
         shipped.append(dst)
     report = analyze_students(students=shipped, frames=run / "dataset.extxyz", split="test", out=DOCS / system)
     stats = dataset_stats(run / "dataset.extxyz")
-    distill_command = json.loads((run / "distill_summary.json").read_text())["command"]
+    summary_file = run / "distill_summary.json"
+    # a dataset from scripts/make_datasets.py, each size trained by pair-student train, has no distill summary
+    distill_command = (json.loads(summary_file.read_text())["command"] if summary_file.is_file()
+                       else f"python scripts/make_datasets.py --systems {system}")
     rows = []
     for path, entry in zip(shipped, report["students"]):
         prov = read_metadata(path)["provenance"]
         summary = json.loads((run / f"{path.name.replace('_model_traced.pt', '')}_summary.json").read_text())
-        checkpoint = ROOT / summary["checkpoint"]  # relative paths are the repository's
+        checkpoint = ROOT / summary["checkpoint"]  # relative paths are the repository's ...
+        if not checkpoint.is_file():
+            checkpoint = run / Path(summary["checkpoint"]).name  # ... or the run's, for a run started in it
         config = read_checkpoint(checkpoint)["model_config"] if checkpoint.is_file() else {}
         rows.append({"system": system, "size": prov["size"], "params": prov["params"], "command": prov["command"],
                      "distill_command": distill_command,
@@ -86,10 +93,13 @@ def write_readme(rows: list) -> Path:
         first = mine[0]
         lines.append(f"- `{system}`: `{first['distill_command']}` (seed {first['seed']}, teacher "
                      f"`{first['teacher']}`, {first['frames']} frames: {first['splits']})")
+        own_dataset = first["distill_command"].startswith("python scripts/make_datasets.py")
         for r in mine:
             if r["command"] == first["distill_command"]:
                 continue
-            if r["command"].startswith("pair-student train"):
+            if own_dataset:
+                lines.append(f"  - `{r['size']}` trained on that dataset: `{r['command']}`")
+            elif r["command"].startswith("pair-student train"):
                 lines.append(f"  - `{r['size']}` then trained longer from that run's checkpoint (a warm "
                              f"restart of the cosine schedule): `{r['command']}`")
             else:
@@ -114,7 +124,13 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=Path, default=ROOT / "out" / "distill")
     parser.add_argument("--systems", default="si,gan,ethanol")
     args = parser.parse_args(argv)
-    rows = [row for system in args.systems.split(",") for row in ship(system.strip(), args.runs)]
+    systems = [name.strip() for name in args.systems.split(",")]
+    rows = [row for system in systems for row in ship(system, args.runs)]
+    # the systems not shipped this time keep their rows from the last record
+    record = DOCS / "students.json"
+    kept = [r for r in json.loads(record.read_text()) if r["system"] not in systems] if record.is_file() else []
+    order = {name: i for i, name in enumerate(("si", "gan", "ethanol"))}
+    rows = sorted(kept + rows, key=lambda r: order.get(r["system"], len(order)))
     print(write_readme(rows).read_text())
     return 0
 

@@ -30,3 +30,17 @@ def test_replace_extend_and_add():
     assert speeds == {(1000, 1): 5.0, (10000, 1): 6.0, (10000, 2): 3.0, (100000, 1): 6.5}  # extended
     assert pots["SW"]["speed"] == [{"natoms": 1000, "nprocs": 1, "us_per_atom_step": 0.9}]  # replaced
     assert merged["teacher"]["us_per_atom_step"] == 7000.0
+
+
+def test_a_run_on_other_test_frames_replaces_the_system():
+    first = _run([_pot("a", [(1000, 1, 5.0)]), _pot("DeePMD", [(1000, 1, 9.0)])])
+    first["systems"]["si"].update(test_frames=32)
+    second = _run([_pot("a", [(10000, 1, 6.0)], rmse=0.2)])
+    second["systems"]["si"].update(test_frames=67, test_digest="abc")
+    merged = merge_bench.merge([first, second])["systems"]["si"]
+    assert [p["name"] for p in merged["potentials"]] == ["a"]  # nothing kept from the other frames
+    assert merged["potentials"][0]["speed"] == [{"natoms": 10000, "nprocs": 1, "us_per_atom_step": 6.0}]
+    third = _run([_pot("DeePMD", [(1000, 1, 8.0)])])
+    third["systems"]["si"].update(test_frames=67, test_digest="abc")
+    merged = merge_bench.merge([second, third])["systems"]["si"]
+    assert sorted(p["name"] for p in merged["potentials"]) == ["DeePMD", "a"]  # same frames: merged

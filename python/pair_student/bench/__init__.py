@@ -160,7 +160,7 @@ def bench_system(system: str, args, out: Path, log) -> Dict[str, object]:
         if args.peers:
             train = list(read_dataset(dataset, split="train"))
             val = list(read_dataset(dataset, split="val"))
-        result.update(dataset=str(dataset), test_frames=len(test))
+        result.update(dataset=str(dataset), test_frames=len(test), test_digest=frames_digest(test))
     else:
         notes.append(f"{system}: no dataset at {dataset}: no accuracy, no peer fits")
 
