@@ -26,8 +26,8 @@ def same_test_frames(a, b):
 def merge(runs):
     out = json.loads(json.dumps(runs[0]))
     out["merged_from"] = []
-    for run in runs:
-        out["merged_from"].append({"settings": run.get("settings"), "elapsed_s": run.get("elapsed_s")})
+    for run in runs:  # a run that is itself a merge brings its own list
+        out["merged_from"] += run.get("merged_from") or [{"settings": run.get("settings"), "elapsed_s": run.get("elapsed_s")}]
     for run in runs[1:]:
         out["notes"] = out.get("notes", []) + run.get("notes", [])
         for name, system in run["systems"].items():

@@ -248,3 +248,11 @@ def test_rescore_refuses_a_file_that_is_not_a_benchmark_result(tmp_path, capsys)
     with pytest.raises(SystemExit):
         main(["--rescore", str(bad)])
     assert f"{bad} is not a benchmark result" in capsys.readouterr().err
+
+
+def test_rmse_axis_ends_before_a_far_outlier():
+    from pair_student.bench.report import rmse_axis_end
+
+    ethanol = [0.184, 0.197, 0.457, 0.317, 1.04, 76.8]
+    assert 1.04 < rmse_axis_end(ethanol) < 76.8  # POD at the edge, SNAP still inside
+    assert rmse_axis_end([0.05, 0.06, 0.49]) == pytest.approx(1.15 * 0.49)  # no outlier: all inside

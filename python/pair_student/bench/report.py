@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 
 def _fmt(x, digits: int = 3) -> str:
@@ -155,6 +155,14 @@ def markdown(results: Dict[str, object]) -> str:
     return "\n".join(out) + "\n"
 
 
+def rmse_axis_end(errors: List[float]) -> float:
+    """Where the plot's RMSE axis ends. A potential more than 30x the median RMSE (ethanol POD:
+    76.8 eV/A against <= 1.04 for the rest) would squash every other point against the axis, so it
+    is drawn at this edge with its RMSE in its label."""
+    errors = sorted(errors)
+    return 1.15 * max([x for x in errors if x <= 30 * errors[len(errors) // 2]] or errors)
+
+
 def plot(results: Dict[str, object], path: Path) -> Optional[Path]:
     try:
         import matplotlib
@@ -171,19 +179,21 @@ def plot(results: Dict[str, object], path: Path) -> Optional[Path]:
     markers = {"student": "o", "student (libtorch)": "x", "peer": "s", "classical": "^", "teacher": "*"}
     for ax, (name, system) in zip(axes[0], systems.items()):
         size = system["analysis"]["pareto_size"]
-        for e in system["potentials"]:
-            err, cost = e.get("accuracy", {}).get("force_rmse"), pareto_cost(e, size)
-            if err is None or cost is None:
-                continue
-            ax.scatter(err, cost, marker=markers[e["kind"]], s=50)
-            ax.annotate(e["name"], (err, cost), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        points = [(e, e.get("accuracy", {}).get("force_rmse"), pareto_cost(e, size)) for e in system["potentials"]]
+        points = [(e, err, cost) for e, err, cost in points if err is not None and cost is not None]
+        edge = rmse_axis_end([err for _, err, _ in points])
+        for e, err, cost in points:
+            label = e["name"] if err <= edge else f"{e['name']} (RMSE {err:.3g}) ->"
+            ax.scatter(min(err, edge), cost, marker=markers[e["kind"]], s=50)
+            ax.annotate(label, (min(err, edge), cost), fontsize=7, xytext=(3, 3) if err <= edge else (-6, 3),
+                        textcoords="offset points", ha="left" if err <= edge else "right")
         teacher = system.get("teacher")
         if teacher:
             ax.scatter(0.0, teacher["us_per_atom_step"], marker="*", s=150, color="k")
             ax.annotate("teacher (reference, RMSE 0)", (0.0, teacher["us_per_atom_step"]), fontsize=7,
                         xytext=(3, -10), textcoords="offset points")
         ax.set_yscale("log")
-        ax.set_xlim(left=-0.01)
+        ax.set_xlim(-0.01, 1.05 * edge)
         ax.set_xlabel("force RMSE vs teacher (eV/Å)")
         ax.set_ylabel(f"µs per atom-step in LAMMPS (~{size} atoms, 1 core)")
         ax.set_title(name)
