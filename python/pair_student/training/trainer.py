@@ -61,7 +61,7 @@ class TrainConfig:
     ema_decay: float = 0.99  # 0 disables EMA
     # max gradient norm per step (None: no clipping). Rattled ethanol frames carry teacher forces
     # up to 113 eV/A, and an unclipped ethanol original saw gradient norms up to 88 against a median
-    # of 3.3; at 10, ethanol original trained at lr 1e-3 where it had diverged at 3e-3 (README)
+    # of 3.3. Unclipped at lr 3e-3 it diverged; clipped at 10, at lr 1e-3, it trained (README)
     grad_clip: Optional[float] = None
     patience: int = 40  # epochs without validation improvement before stopping
     seed: int = 0
