@@ -1,5 +1,6 @@
 """Trainer: learning, exact resumption, DDP == one process, checkpoints, export, distill CLI."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -96,6 +97,7 @@ def test_export_and_load_checkpoint_model(dataset, tmp_path):
     assert meta["dtype"] == "float64"
     prov = meta["provenance"]
     assert prov["teacher"] == "emt" and prov["seed"] == 3 and "force_r2" in prov["metrics"] and prov["command"]
+    assert prov["dataset_sha256"] == hashlib.sha256(Path(dataset).read_bytes()).hexdigest()
     model, metadata = load_checkpoint_model(tmp_path / "tiny_checkpoint.pt")
     assert metadata["elements"] == ["Al", "Cu"] and next(model.parameters()).dtype == torch.float64
     # the file carries radial tables (the pair style's native kernel), verified against the network

@@ -160,6 +160,8 @@ def rmse_axis_end(errors: List[float]) -> float:
     76.8 eV/A against <= 1.04 for the rest) would squash every other point against the axis, so it
     is drawn at this edge with its RMSE in its label."""
     errors = sorted(errors)
+    if not errors:  # nothing to place
+        return 1.0
     return 1.15 * max([x for x in errors if x <= 30 * errors[len(errors) // 2]] or errors)
 
 

@@ -18,6 +18,7 @@ the checkpoint holds model, EMA, optimizer, scheduler, RNG states, early-stoppin
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import os
@@ -358,6 +359,8 @@ def export_model(model, cfg: TrainConfig, metadata: Dict[str, Any], teacher, sum
 
     provenance = {
         "teacher": teacher, "dataset": str(cfg.dataset), "seed": cfg.seed, "size": cfg.name,
+        # the path alone says little once the model travels; `sha256sum` tells whether a file is that dataset
+        "dataset_sha256": hashlib.sha256(Path(cfg.dataset).read_bytes()).hexdigest(),
         "architecture": cfg.architecture, "preset": cfg.preset, "params": summary.get("params"),
         "metrics": summary.get("metrics"), "test_split": summary.get("test_split"),
         "epochs": summary.get("epochs_done"), "best_epoch": summary.get("best_epoch"),
