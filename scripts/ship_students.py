@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "python" / "pair_student" / "demo"
 DOCS = ROOT / "docs" / "students"
+MAKE_DATASETS = "python scripts/make_datasets.py"  # the dataset command of a run without distill
 
 
 def ship(system: str, runs: Path) -> list:
@@ -46,7 +47,7 @@ def ship(system: str, runs: Path) -> list:
     summary_file = run / "distill_summary.json"
     # a dataset from scripts/make_datasets.py, each size trained by pair-student train, has no distill summary
     distill_command = (json.loads(summary_file.read_text())["command"] if summary_file.is_file()
-                       else f"python scripts/make_datasets.py --systems {system}")
+                       else f"{MAKE_DATASETS} --systems {system}")
     rows = []
     for path, entry in zip(shipped, report["students"]):
         prov = read_metadata(path)["provenance"]
@@ -94,7 +95,7 @@ def write_readme(rows: list) -> Path:
         first = mine[0]
         lines.append(f"- `{system}`: `{first['distill_command']}` (seed {first['seed']}, teacher "
                      f"`{first['teacher']}`, {first['frames']} frames: {first['splits']})")
-        own_dataset = first["distill_command"].startswith("python scripts/make_datasets.py")
+        own_dataset = first["distill_command"].startswith(MAKE_DATASETS)
         for r in mine:
             if r["command"] == first["distill_command"]:
                 continue
@@ -125,12 +126,14 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=Path, default=ROOT / "out" / "distill")
     parser.add_argument("--systems", default="si,gan,ethanol")
     args = parser.parse_args(argv)
+    from pair_student.data.structures import DEMO_SYSTEMS
+
     systems = [name.strip() for name in args.systems.split(",")]
     rows = [row for system in systems for row in ship(system, args.runs)]
     # the systems not shipped this time keep their rows from the last record
     record = DOCS / "students.json"
     kept = [r for r in json.loads(record.read_text()) if r["system"] not in systems] if record.is_file() else []
-    order = {name: i for i, name in enumerate(("si", "gan", "ethanol"))}
+    order = {name: i for i, name in enumerate(DEMO_SYSTEMS)}
     rows = sorted(kept + rows, key=lambda r: order.get(r["system"], len(order)))
     print(write_readme(rows).read_text())
     return 0

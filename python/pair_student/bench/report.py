@@ -185,10 +185,11 @@ def plot(results: Dict[str, object], path: Path) -> Optional[Path]:
         points = [(e, err, cost) for e, err, cost in points if err is not None and cost is not None]
         edge = rmse_axis_end([err for _, err, _ in points])
         for e, err, cost in points:
-            label = e["name"] if err <= edge else f"{e['name']} (RMSE {err:.3g}) ->"
+            clipped = err > edge
+            label = f"{e['name']} (RMSE {err:.3g}) ->" if clipped else e["name"]
             ax.scatter(min(err, edge), cost, marker=markers[e["kind"]], s=50)
-            ax.annotate(label, (min(err, edge), cost), fontsize=7, xytext=(3, 3) if err <= edge else (-6, 3),
-                        textcoords="offset points", ha="left" if err <= edge else "right")
+            ax.annotate(label, (min(err, edge), cost), fontsize=7, xytext=(-6, 3) if clipped else (3, 3),
+                        textcoords="offset points", ha="right" if clipped else "left")
         teacher = system.get("teacher")
         if teacher:
             ax.scatter(0.0, teacher["us_per_atom_step"], marker="*", s=150, color="k")

@@ -352,6 +352,15 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
     return summary
 
 
+def file_sha256(path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks (a dataset may not fit in memory twice)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def export_model(model, cfg: TrainConfig, metadata: Dict[str, Any], teacher, summary) -> Path:
     """The float64 best (EMA) model with its provenance, through :func:`pair_student.export.export`:
     verified, and with radial tables for the pair style's native kernel where it is a local student."""
@@ -360,7 +369,7 @@ def export_model(model, cfg: TrainConfig, metadata: Dict[str, Any], teacher, sum
     provenance = {
         "teacher": teacher, "dataset": str(cfg.dataset), "seed": cfg.seed, "size": cfg.name,
         # the path alone says little once the model travels; `sha256sum` tells whether a file is that dataset
-        "dataset_sha256": hashlib.sha256(Path(cfg.dataset).read_bytes()).hexdigest(),
+        "dataset_sha256": file_sha256(cfg.dataset),
         "architecture": cfg.architecture, "preset": cfg.preset, "params": summary.get("params"),
         "metrics": summary.get("metrics"), "test_split": summary.get("test_split"),
         "epochs": summary.get("epochs_done"), "best_epoch": summary.get("best_epoch"),
