@@ -162,6 +162,9 @@ def test_grad_clip_acts_only_above_its_threshold(dataset, tmp_path):
     plain, loose, tight = weights("plain"), weights("loose", grad_clip=1e9), weights("tight", grad_clip=1e-3)
     assert all(torch.equal(plain[k], loose[k]) for k in plain)
     assert any(not torch.allclose(plain[k], tight[k]) for k in plain)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="grad_clip must be a positive gradient norm"):
+            train(_cfg(dataset, tmp_path / "bad", grad_clip=bad))
 
 
 def test_early_stopping_waits_for_the_second_half_of_a_cosine_budget():
@@ -171,3 +174,12 @@ def test_early_stopping_waits_for_the_second_half_of_a_cosine_budget():
     assert early_stopping_armed(cosine, epochs_done=10, elapsed_s=600.0)  # more than half the time
     plateau = TrainConfig(dataset="", out="", epochs=100, scheduler="plateau")
     assert early_stopping_armed(plateau, epochs_done=1, elapsed_s=1.0)
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "abc"])
+def test_train_cli_rejects_a_grad_clip_that_is_not_a_positive_norm(value, capsys):
+    from pair_student.training.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["data.extxyz", "--out", "o", "--grad-clip", value])
+    assert f"{value} is not a positive gradient norm" in capsys.readouterr().err

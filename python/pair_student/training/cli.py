@@ -21,6 +21,16 @@ from typing import List, Optional
 from .trainer import TrainConfig, train
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive gradient norm (leave --grad-clip out for no clipping)")
+    return value
+
+
 def build_parser(prog: str = "pair-student train") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -39,7 +49,7 @@ def build_parser(prog: str = "pair-student train") -> argparse.ArgumentParser:
     p.add_argument("--force-weight", type=float, default=1.0)
     p.add_argument("--stress-weight", type=float, default=10.0)
     p.add_argument("--ema", type=float, default=0.99, help="EMA decay per step, 0 = off")
-    p.add_argument("--grad-clip", type=float, default=None, help="clip each step's gradient norm to this (default: off)")
+    p.add_argument("--grad-clip", type=_positive, default=None, help="clip each step's gradient norm to this (default: off)")
     p.add_argument("--patience", type=int, default=40)
     p.add_argument("--max-time", type=float, default=None, help="seconds of training before stopping")
     p.add_argument("--seed", type=int, default=0)

@@ -204,6 +204,8 @@ def _elements(frames) -> List[str]:
 
 def train(cfg: TrainConfig) -> Dict[str, Any]:
     """Train (or resume) one student; returns the summary (metrics, paths). Rank 0 writes files."""
+    if cfg.grad_clip is not None and not cfg.grad_clip > 0:  # a negative norm would flip the gradient
+        raise ValueError(f"grad_clip must be a positive gradient norm, or None for no clipping; got {cfg.grad_clip!r}")
     init_distributed(cfg.device)
     rank, world = dist_info()
     device = torch.device(cfg.device if not cfg.device.startswith("cuda") or world == 1 else f"cuda:{rank % max(torch.cuda.device_count(), 1)}")
@@ -288,7 +290,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
             else:  # more ranks than structures: contribute zero gradient to the all-reduce
                 loss, parts_ = sum(p.sum() * 0.0 for p in train_model.parameters()), {"energy": 0.0, "forces": 0.0, "stress": 0.0}
             loss.backward()
-            if cfg.grad_clip:
+            if cfg.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(train_model.parameters(), cfg.grad_clip)
             optimizer.step()
             if ema is not None:
