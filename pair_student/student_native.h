@@ -61,9 +61,10 @@ class NativeKernel {
     if constexpr (std::is_same<T, double>::value) return s64;
     else return s32;
   }
-  // readout, as torch tensors in the run dtype: weights (out, in) and biases per layer
+  // readout, as torch tensors in the run dtype: weights (out, in) and biases (out) per layer,
+  // the first layer's per element (num_elements, out)
   std::vector<torch::Tensor> layer, bias;
-  torch::Tensor element_bias, out_weight, shift;
+  torch::Tensor out_weight, shift;
   double out_bias = 0.0, scale = 1.0;
   // channels: the model's, padded to a multiple of 8 (load()); every channel axis here has this width
   int num_elements = 0, lmax = 0, channels = 0, points = 0, components = 0, features = 0;
