@@ -256,3 +256,24 @@ def test_rmse_axis_ends_before_a_far_outlier():
     ethanol = [0.184, 0.197, 0.457, 0.317, 1.04, 76.8]
     assert 1.04 < rmse_axis_end(ethanol) < 76.8  # POD at the edge, SNAP still inside
     assert rmse_axis_end([0.05, 0.06, 0.49]) == pytest.approx(1.15 * 0.49)  # no outlier: all inside
+
+
+def test_the_teacher_is_timed_on_at_least_the_minimum_atoms(monkeypatch):
+    """A 9-atom molecule would time mostly the teacher's fixed cost per call; the 64-atom Si
+    cell is timed as it is."""
+    import pair_student.teachers as teachers
+    from pair_student.bench.speed import TEACHER_MIN_ATOMS, teacher_cost
+
+    sizes = []
+
+    class Counting:
+        def compute(self, atoms):
+            sizes.append(len(atoms))
+            return {"energy": 0.0, "forces": np.zeros((len(atoms), 3))}
+
+    monkeypatch.setattr(teachers, "get_teacher", lambda name: Counting())
+    ethanol = teacher_cost("ethanol", "counting")
+    assert ethanol["natoms"] >= TEACHER_MIN_ATOMS and ethanol["natoms"] % 9 == 0
+    assert set(sizes) == {ethanol["natoms"]}
+    assert teacher_cost("si", "counting")["natoms"] == 64
+    assert teacher_cost("si", "counting", natoms=200)["natoms"] == 216
