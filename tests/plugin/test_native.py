@@ -15,12 +15,14 @@ from test_errors import assert_lammps_error, gan_dir, run  # noqa: F401 (gan_dir
 ELEMENTS = ["Ga", "N"]
 
 
-def tabulated_model(path, lmax=2, points=64):
+def tabulated_model(path, lmax=2, points=64, first_bias=None):
     torch.manual_seed(lmax)
     model = LocalStudent(ELEMENTS, 4.5, channels=5, radial_hidden=8, hidden=12, lmax=lmax).double()
     with torch.no_grad():  # non-trivial pair biases and readout, so every table row and invariant differs
         for p in model.parameters():
             p.add_(0.3 * torch.randn_like(p))
+        if first_bias is not None:
+            model.readout_in.bias.copy_(torch.as_tensor(first_bias, dtype=torch.float64))
     table = tabulate(model, points)
     return save_student(table, path, {"elements": ELEMENTS, "cutoff": 4.5})
 
@@ -50,6 +52,21 @@ def test_native_kernel_float32_and_two_ranks(tmp_path):
     for key in QUANTITIES:
         assert_close(parallel[key], serial[key], what=f"2 ranks {key}")
         assert_close(single[key], serial[key], rtol=1e-4, what=f"float32 {key}")
+
+
+def test_native_kernel_far_into_the_silu_tails(tmp_path):
+    """The kernel's own exponential against torch's SiLU where it is clamped (|z| > 708 in
+    doubles, > 87 in floats) and deep in both tails."""
+    bias = [-900.0, -300.0, -60.0, -20.0, -3.0, 0.5, 2.0, 15.0, 40.0, 95.0, 300.0, 900.0]
+    path = tabulated_model(tmp_path / "model.pt", first_bias=bias)
+    atoms = gan_supercell()
+    native = run_student(tmp_path / "native", atoms, path, boundary="p p p", specorder=ELEMENTS)
+    single = run_student(tmp_path / "single", atoms, path, boundary="p p p", specorder=ELEMENTS,
+                         options="dtype float32 kernel native")
+    ref = reference(native["atoms"], path)
+    for key in QUANTITIES:
+        assert_close(native[key], ref[key], what=f"native vs ASE {key}")
+        assert_close(single[key], ref[key], rtol=1e-4, what=f"float32 {key}")
 
 
 @pytest.mark.parametrize("options,fragments", [
