@@ -8,6 +8,8 @@ import math
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from .speed import TEACHER_MIN_ATOMS
+
 
 def _fmt(x, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
@@ -92,7 +94,8 @@ def markdown(results: Dict[str, object]) -> str:
            "(`kernel torch`), the path the native kernel replaced.", "",
            "Force RMSE: against the teacher (SevenNet-0) labels of the held-out test split, forces from "
            "LAMMPS `run 0` on each test frame. Cost: LAMMPS `Loop time` of NVE MD / (atoms x steps). "
-           "Teacher cost: one `teacher.compute` (E, F, stress) called from Python, 1 thread.", ""]
+           "Teacher cost: one `teacher.compute` (E, F, stress) called from Python, 1 thread, on the demo "
+           f"structure replicated to at least {TEACHER_MIN_ATOMS} atoms.", ""]
     for name, system in results["systems"].items():
         an = system["analysis"]
         sizes = sorted({r["natoms"] for e in system["potentials"] for r in e.get("speed", []) if r["nprocs"] == 1})
