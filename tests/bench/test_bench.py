@@ -277,3 +277,22 @@ def test_the_teacher_is_timed_on_at_least_the_minimum_atoms(monkeypatch):
     assert set(sizes) == {ethanol["natoms"]}
     assert teacher_cost("si", "counting")["natoms"] == 64
     assert teacher_cost("si", "counting", natoms=200)["natoms"] == 216
+
+
+def test_gemm_floor_counts_the_native_kernels_matrix_products(tmp_path):
+    """Channels 5 are padded to 8 as in the kernel; every product appears forward and transposed."""
+    import torch
+
+    from pair_student.bench.profile import gemm_floor_us, gemm_shapes
+    from pair_student.contract import save_student
+    from pair_student.models import LocalStudent, ReferenceStudent
+    from pair_student.models.tabulated import tabulate
+
+    model = LocalStudent(["Ga", "N"], 4.5, channels=5, radial_hidden=8, hidden=12, lmax=2, readout_layers=2)
+    path = save_student(tabulate(model, 16), tmp_path / "model.pt", {"elements": ["Ga", "N"], "cutoff": 4.5})
+    shapes = gemm_shapes(torch.jit.load(str(path)), block=4)
+    forward = [(12, 8, 8), (20, 8, 24), (4, 40, 12), (4, 12, 12)]
+    assert shapes == forward + [(r, c, i) for r, i, c in forward]
+    assert gemm_floor_us(path, "float64", min_s=0.01) > 0
+    plain = save_student(ReferenceStudent(["Si"], cutoff=4.5), tmp_path / "plain.pt", {"elements": ["Si"], "cutoff": 4.5})
+    assert gemm_floor_us(plain, "float32") is None

@@ -3,14 +3,61 @@
 
 Each run is the benchmark's NVE timing (:func:`.speed.time_potential`) with
 ``pair_style student FILE dtype D threads T``; the split into model call vs graph build and
-force scatter is the plugin's own end-of-run timing line.
+force scatter is the plugin's own end-of-run timing line. For a tabulated student the last
+column is its gemm floor: the matrix products the native kernel makes per atom (channel mixings
+and readout MLP, forward and backward), timed alone as torch matmuls of the same shapes on one
+thread, the BLAS the kernel calls. No kernel can run that model in less on this machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
+
+# atoms per readout block in the native kernel (BLOCK in pair_student/student_native.cpp)
+KERNEL_BLOCK = 128
+
+
+def gemm_shapes(model, block: int = KERNEL_BLOCK) -> List[Tuple[int, int, int]]:
+    """(rows, inner, cols) of every matrix product the native kernel makes for ``block`` atoms of
+    a tabulated local student: channel mixings and readout layers, forward and backward."""
+    true_c, lmax = int(model.channels), int(model.lmax)
+    c = (true_c + 7) // 8 * 8  # the kernel pads channels to a multiple of 8, features with them
+    mixings = [(3 * block, c, c)] + ([(5 * block, c, 3 * c)] if lmax >= 2 else []) \
+        + ([(10 * block, c, c)] if lmax == 3 else [])
+    layers = [model.readout_in] + list(model.readout_hidden.children())
+    readout = [(block, int(lin.weight.shape[1]), int(lin.weight.shape[0])) for lin in layers]
+    readout[0] = (block, readout[0][1] // true_c * c, readout[0][2])
+    forward = mixings + readout
+    return forward + [(rows, cols, inner) for rows, inner, cols in forward]
+
+
+def gemm_floor_us(model_path: Path, dtype: str, block: int = KERNEL_BLOCK, min_s: float = 0.3) -> Optional[float]:
+    """µs per atom of the native kernel's matrix products alone (see :func:`gemm_shapes`),
+    or None for a model the native kernel does not run."""
+    import torch
+
+    model = torch.jit.load(str(model_path), map_location="cpu")
+    if not (hasattr(model, "radial_values") and hasattr(model, "mix")):
+        return None
+    torch_dtype = getattr(torch, dtype)
+    pairs = [(torch.randn(rows, inner, dtype=torch_dtype), torch.randn(inner, cols, dtype=torch_dtype))
+             for rows, inner, cols in gemm_shapes(model, block)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for a, b in pairs:  # warm-up
+            a @ b
+        calls, start = 0, time.perf_counter()
+        while time.perf_counter() - start < min_s:
+            for a, b in pairs:
+                a @ b
+            calls += 1
+        return 1e6 * (time.perf_counter() - start) / (calls * block)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def main(argv: Optional[List[str]] = None, prog: str = "python -m pair_student.bench.profile") -> int:
@@ -34,15 +81,17 @@ def main(argv: Optional[List[str]] = None, prog: str = "python -m pair_student.b
     elements = read_metadata(model)["elements"]
     atoms = supercell(args.system, args.natoms)
     print(f"model: {model}, {len(atoms)} atoms ({args.system}), 1 MPI rank")
-    print("| dtype | torch threads | µs/atom-step | model ms/call | graph build + scatter ms/call | overhead % |")
-    print("|---|---|---|---|---|---|")
+    print("| dtype | torch threads | µs/atom-step | model ms/call | graph build + scatter ms/call | overhead % "
+          "| gemm floor µs/atom (1 thread) |")
+    print("|---|---|---|---|---|---|---|")
     for dtype in args.dtypes:
+        floor = gemm_floor_us(model, dtype)
         for threads in args.threads:
             pot = Potential(f"{dtype} t{threads}", "student", f"student {model.resolve()} dtype {dtype} threads {threads}",
                             [f"* * {' '.join(elements)}"], elements)
             row = time_potential(pot, atoms, args.out / f"{dtype}_t{threads}", target_s=args.target_s)
             print(f"| {dtype} | {threads} | {_fmt(row['us_per_atom_step'])} | {_fmt(row.get('model_ms'))} | "
-                  f"{_fmt(row.get('glue_ms'))} | {_fmt(row.get('overhead_pct'))} |", flush=True)
+                  f"{_fmt(row.get('glue_ms'))} | {_fmt(row.get('overhead_pct'))} | {_fmt(floor)} |", flush=True)
     return 0
 
 
