@@ -285,6 +285,7 @@ def test_gemm_floor_counts_the_native_kernels_matrix_products(tmp_path):
 
     from pair_student.bench.profile import gemm_floor_us, gemm_shapes
     from pair_student.contract import save_student
+    from pair_student.export import quantize_model
     from pair_student.models import LocalStudent, ReferenceStudent
     from pair_student.models.tabulated import tabulate
 
@@ -296,3 +297,6 @@ def test_gemm_floor_counts_the_native_kernels_matrix_products(tmp_path):
     assert gemm_floor_us(path, "float64", min_s=0.01) > 0
     plain = save_student(ReferenceStudent(["Si"], cutoff=4.5), tmp_path / "plain.pt", {"elements": ["Si"], "cutoff": 4.5})
     assert gemm_floor_us(plain, "float32") is None
+    int8 = save_student(quantize_model(tabulate(model, 16), "int8"), tmp_path / "int8.pt",
+                        {"elements": ["Ga", "N"], "cutoff": 4.5})
+    assert gemm_floor_us(int8, "float32") is None  # the native kernel runs no quantized readout

@@ -39,8 +39,11 @@ def gemm_floor_us(model_path: Path, dtype: str, block: int = KERNEL_BLOCK, min_s
     or None for a model the native kernel does not run."""
     import torch
 
+    from ..models.tabulated import is_tabulated
+
     model = torch.jit.load(str(model_path), map_location="cpu")
-    if not (hasattr(model, "radial_values") and hasattr(model, "mix")):
+    # the native kernel's own rule (NativeKernel::supports): tabulated, readout not quantized
+    if not (is_tabulated(model) and hasattr(model.readout_in, "weight")):
         return None
     torch_dtype = getattr(torch, dtype)
     pairs = [(torch.randn(rows, inner, dtype=torch_dtype), torch.randn(inner, cols, dtype=torch_dtype))
