@@ -1,6 +1,7 @@
 /* -------------------------------------------------------------------------
    pair_style student FILE [device cpu|cuda|auto] [dtype float32|float64]
-                           [kernel auto|native|torch] [threads N] [debug yes|no]
+                           [kernel auto|native|torch] [gemm auto|blas|packed]
+                           [threads N] [debug yes|no]
    pair_coeff * * El1 El2 ...   (one element per type, NULL for types the model skips)
 
    Builds the contract's graph (species, edges over local+ghost atoms, edge
@@ -71,11 +72,12 @@ void PairStudent::settings(int narg, char **arg)
     if (key == "device") opts.device = value;
     else if (key == "dtype") opts.dtype = value;
     else if (key == "kernel") opts.kernel = value;
+    else if (key == "gemm") opts.gemm = value;
     else if (key == "threads") opts.threads = utils::inumeric(FLERR, value, false, lmp);
     else if (key == "debug") debug_edges = utils::logical(FLERR, value, false, lmp);
     else
       error->all(FLERR, "pair_style student: unknown keyword '{}'; known: device, dtype, kernel, "
-                 "threads, debug", key);
+                 "gemm, threads, debug", key);
   }
   if (opts.threads < 1) error->all(FLERR, "pair_style student: threads must be >= 1");
   if (!platform::file_is_readable(model_file))

@@ -88,6 +88,8 @@ std::string StudentModel::load(const std::string &file, const StudentOptions &op
 
   if (opts.kernel != "auto" && opts.kernel != "native" && opts.kernel != "torch")
     return "unknown kernel '" + opts.kernel + "'; use auto, native or torch";
+  if (opts.gemm != "auto" && opts.gemm != "blas" && opts.gemm != "packed")
+    return "unknown gemm '" + opts.gemm + "'; use auto, blas or packed";
   bool tabulated = NativeKernel::supports(impl->module);
   if (opts.kernel == "native" && !tabulated)
     return "kernel native needs a tabulated student, and '" + file + "' has no radial tables "
@@ -97,7 +99,7 @@ std::string StudentModel::load(const std::string &file, const StudentOptions &op
     return "kernel native runs on the CPU only; use 'kernel torch' (or auto) with device cuda";
   if (tabulated && impl->device.is_cpu() && opts.kernel != "torch") {
     impl->native = std::make_unique<NativeKernel>();
-    std::string problem = impl->native->load(impl->module, impl->dtype);
+    std::string problem = impl->native->load(impl->module, impl->dtype, opts.gemm);
     if (!problem.empty()) return problem;
   }
   return "";
@@ -110,7 +112,8 @@ std::string StudentModel::describe() const
   for (const auto &e : meta.elements) out << ' ' << e;
   out << ", cutoff " << meta.cutoff << " A, " << meta.num_layers << " layer(s), " << meta.dtype
       << " on " << impl->device.str() << ", "
-      << (impl->native ? "native kernel" : "libtorch autograd");
+      << (impl->native ? std::string("native kernel, ") + impl->native->gemm_name() + " gemm"
+                       : std::string("libtorch autograd"));
   return out.str();
 }
 

@@ -24,6 +24,7 @@ struct StudentOptions {
   std::string device = "cpu";    // cpu | cuda | auto
   std::string dtype;             // float32 | float64 | "" = as stored in the file
   std::string kernel = "auto";    // auto | native | torch (native: tabulated files, CPU)
+  std::string gemm = "auto";      // auto | blas | packed: the native kernel's readout products
   int threads = 1;
   int local_rank = 0;            // rank on this node, picks the GPU
 };

@@ -13,12 +13,12 @@
 ------------------------------------------------------------------------- */
 
 #include "student_native.h"
+#include "student_gemm.h"
 
 #include <torch/torch.h>
 
-#include <dlfcn.h>
-
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <type_traits>
 
@@ -81,7 +81,42 @@ template <typename T> static void fill(const torch::jit::Module &m, NativeKernel
   }
 }
 
-std::string NativeKernel::load(const torch::jit::Module &m, torch::Dtype run_dtype)
+template <typename T>
+static void pack(const std::vector<torch::Tensor> &layer, NativeKernel::Weights<T> &w)
+{
+  w.forward.resize(layer.size());
+  w.backward.resize(layer.size());
+  for (size_t l = 0; l < layer.size(); l++) {
+    int out = (int) layer[l].size(0), in = (int) layer[l].size(1);
+    w.forward[l].pack(layer[l].data_ptr<T>(), in, out, true);
+    w.backward[l].pack(layer[l].data_ptr<T>(), out, in, false);
+  }
+}
+
+// Whether the packed loop beats BLAS on this CPU: both time the readout's forward products of
+// one block of atoms (best of 5 after a warm-up), since which wins depends on the vendor (MKL
+// runs AVX2 code on AMD CPUs) and on the layer sizes.
+template <typename T> bool NativeKernel::faster_packed(const Weights<T> &wt)
+{
+  if (!PackedMatrix<T>::available()) return false;
+  int widest = 0;
+  for (const auto &f : wt.forward) widest = std::max({widest, f.inner, f.cols});
+  std::vector<T> x((size_t) BLOCK * widest), y((size_t) BLOCK * widest);
+  for (size_t k = 0; k < x.size(); k++) x[k] = (T) ((k * 7919) % 997) / 997 - (T) 0.5;
+  double best[2];
+  for (int use = 0; use < 2; use++) {
+    best[use] = 1e30;
+    for (int rep = 0; rep < 6; rep++) {
+      auto start = std::chrono::steady_clock::now();
+      for (const auto &f : wt.forward) f.multiply(BLOCK, x.data(), f.inner, y.data(), f.cols, use == 1);
+      double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (rep > 0) best[use] = std::min(best[use], t);
+    }
+  }
+  return best[1] < best[0];
+}
+
+std::string NativeKernel::load(const torch::jit::Module &m, torch::Dtype run_dtype, const std::string &gemm)
 {
   dtype = run_dtype;
   lmax = (int) m.attr("lmax").toInt();
@@ -120,8 +155,18 @@ std::string NativeKernel::load(const torch::jit::Module &m, torch::Dtype run_dty
   channels = (true_c + 7) / 8 * 8;
   features = blocks * channels;
   layer[0] = pad_channels(layer[0], true_c, channels).contiguous();
-  if (dtype == torch::kFloat64) fill(m, w64, dtype, lmax, true_c, channels);
-  else fill(m, w32, dtype, lmax, true_c, channels);
+  if (gemm == "packed" && !PackedMatrix<double>::available())
+    return "gemm packed needs the plugin built for AVX-512 (PAIR_STUDENT_MARCH_NATIVE on an "
+           "AVX-512 CPU); use gemm blas or auto";
+  if (dtype == torch::kFloat64) {
+    fill(m, w64, dtype, lmax, true_c, channels);
+    pack(layer, w64);
+    packed = gemm == "packed" || (gemm == "auto" && faster_packed(w64));
+  } else {
+    fill(m, w32, dtype, lmax, true_c, channels);
+    pack(layer, w32);
+    packed = gemm == "packed" || (gemm == "auto" && faster_packed(w32));
+  }
 
   torch::jit::Module out = m.attr("readout_out").toModule();
   out_weight = tensor(out, "weight").reshape({-1});
@@ -206,50 +251,6 @@ template <typename T> struct Spline {
     }
   }
 };
-
-// Column-major BLAS gemm, taken from libtorch's own scope: lmp exports LAMMPS' bundled reference
-// dgemm_, which would otherwise serve every double-precision torch matmul in the process
-// (measured: 5x slower readout for the original preset in float64).
-template <typename T>
-using Gemm = void (*)(const char *, const char *, const int *, const int *, const int *, const T *,
-                      const T *, const int *, const T *, const int *, const T *, T *, const int *);
-
-template <typename T> Gemm<T> torch_gemm()
-{
-  static Gemm<T> gemm = [] {
-    Dl_info info;
-    void *self = nullptr;
-    if (dladdr(reinterpret_cast<void *>(&at::set_num_threads), &info) && info.dli_fname)
-      self = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
-    void *sym = self ? dlsym(self, std::is_same<T, double>::value ? "dgemm_" : "sgemm_") : nullptr;
-    return reinterpret_cast<Gemm<T>>(sym);
-  }();
-  return gemm;
-}
-
-// Row-major out (n, cols) = beta out + x (n, inner) M, M row-major (inner, cols), or M^T for
-// M row-major (cols, inner) when transposed; ldx/ldo are row strides, so x and out may be the
-// rows of one component inside (n, K, C) moment blocks.
-template <typename T>
-void gemm_rows(int n, int inner, int cols, const T *x, int ldx, const T *M, bool transposed,
-               T *out, int ldo, T beta)
-{
-  Gemm<T> gemm = torch_gemm<T>();
-  if (gemm) {    // column-major: out^T = M'^T x^T
-    T one = 1;
-    int ldm = transposed ? inner : cols;
-    gemm(transposed ? "T" : "N", "N", &cols, &n, &inner, &one, M, &ldm, x, &ldx, &beta, out, &ldo);
-    return;
-  }
-  for (int i = 0; i < n; i++) {    // no BLAS symbol in libtorch's scope: plain loops
-    T *o = out + (int64_t) i * ldo;
-    for (int d = 0; d < cols; d++) o[d] = beta == 0 ? 0 : beta * o[d];
-    for (int c = 0; c < inner; c++) {
-      T xc = x[(int64_t) i * ldx + c];
-      for (int d = 0; d < cols; d++) o[d] += xc * (transposed ? M[d * inner + c] : M[c * cols + d]);
-    }
-  }
-}
 
 // e^x for |x| <= 708 (doubles) or 87 (floats), clamped beyond: 2^k e^r with |r| <= ln 2 / 2,
 // e^r by its Taylor series (degree 13 / 7: truncation below 1e-17 / 6e-9 relative) and 2^k
@@ -359,7 +360,7 @@ void NativeKernel::atoms(const Weights<T> &wt, const int64_t *species, int64_t n
     std::vector<T> &z = h[l + 1];
     z.resize(n * out);
     slope[l].resize(n * out);
-    gemm_rows<T>(n, in, out, h[l].data(), in, layer[l].data_ptr<T>(), true, z.data(), out, 0);
+    wt.forward[l].multiply(n, h[l].data(), in, z.data(), out, packed);
     for (int i = 0; i < n; i++) {
       const T *__restrict b = bias[l].data_ptr<T>() + (l == 0 ? species[i] * out : 0);
       T *__restrict hi = &z[i * out], *__restrict di = &slope[l][i * out];
@@ -388,7 +389,7 @@ void NativeKernel::atoms(const Weights<T> &wt, const int64_t *species, int64_t n
   for (int l = (int) L - 1; l >= 0; l--) {
     int out = (int) layer[l].size(0), in = (int) layer[l].size(1);
     g.resize(n * in);
-    gemm_rows<T>(n, out, in, gz.data(), out, layer[l].data_ptr<T>(), false, g.data(), in, 0);
+    wt.backward[l].multiply(n, gz.data(), out, g.data(), in, packed);
     if (l == 0) break;
     gz.resize(n * in);
     for (int64_t k = 0; k < (int64_t) n * in; k++) gz[k] = g[k] * slope[l - 1][k];

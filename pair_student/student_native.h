@@ -9,6 +9,8 @@
 #ifndef LMP_STUDENT_NATIVE_H
 #define LMP_STUDENT_NATIVE_H
 
+#include "student_gemm.h"
+
 #include <torch/script.h>
 
 #include <cstdint>
@@ -23,7 +25,10 @@ class NativeKernel {
   // True when the module is a tabulated local student with plain (unquantized) weights.
   static bool supports(const torch::jit::Module &module);
   // Copies tables and weights from the module (already in its run dtype); "" on success.
-  std::string load(const torch::jit::Module &module, torch::Dtype dtype);
+  // gemm: how the readout multiplies, "blas", "packed" or "auto" (the faster of the two, timed here).
+  std::string load(const torch::jit::Module &module, torch::Dtype dtype, const std::string &gemm);
+  // "packed" or "blas": the readout's matrix products as chosen at load
+  const char *gemm_name() const { return packed ? "packed" : "blas"; }
   std::string evaluate(const std::vector<int64_t> &species, const std::vector<int64_t> &edges,
                        const std::vector<double> &vectors, int64_t nedges, int64_t nlocal,
                        std::vector<double> &energy, std::vector<double> &edge_grad);
@@ -34,6 +39,7 @@ class NativeKernel {
     std::vector<T> mcat, mtcat;       // of A2: [M1 M2 M3] (C, 3C) and [M1^T; M2^T; M3^T] (3C, C)
     std::vector<T> m4, m4t;           // of A3 (lmax 3)
     std::vector<T> cubic;             // (5, 25): tr(B_m B_n B_p) as [p][m * 5 + n]
+    std::vector<PackedMatrix<T>> forward, backward;    // per readout layer: W^T and W
   };
   // Buffers kept across steps: allocating them per call cost 17-25% of a step (page faults, zeroing).
   template <typename T> struct Scratch {
@@ -51,7 +57,9 @@ class NativeKernel {
   void atoms(const Weights<T> &wt, const int64_t *species, int64_t n, const T *A, T *G,
              double *energy);
 
+  template <typename T> bool faster_packed(const Weights<T> &wt);
   torch::Dtype dtype = torch::kFloat64;
+  bool packed = false;
   Weights<double> w64;
   Weights<float> w32;
   Scratch<double> s64;

@@ -15,9 +15,10 @@ from test_errors import assert_lammps_error, gan_dir, run  # noqa: F401 (gan_dir
 ELEMENTS = ["Ga", "N"]
 
 
-def tabulated_model(path, lmax=2, points=64, first_bias=None):
+def tabulated_model(path, lmax=2, points=64, first_bias=None, hidden=12, readout_layers=2):
     torch.manual_seed(lmax)
-    model = LocalStudent(ELEMENTS, 4.5, channels=5, radial_hidden=8, hidden=12, lmax=lmax).double()
+    model = LocalStudent(ELEMENTS, 4.5, channels=5, radial_hidden=8, hidden=hidden, lmax=lmax,
+                         readout_layers=readout_layers).double()
     with torch.no_grad():  # non-trivial pair biases and readout, so every table row and invariant differs
         for p in model.parameters():
             p.add_(0.3 * torch.randn_like(p))
@@ -69,9 +70,33 @@ def test_native_kernel_far_into_the_silu_tails(tmp_path):
         assert_close(single[key], ref[key], rtol=1e-4, what=f"float32 {key}")
 
 
+@pytest.mark.parametrize("dtype,rtol", [("float64", 1e-10), ("float32", 1e-4)])
+def test_packed_and_blas_gemm_equal_ase(tmp_path, dtype, rtol):
+    """The readout's two ways to multiply: a hidden width of 53 leaves a partial column panel in
+    both dtypes (panels of 24 doubles, 48 floats) and 61 atoms a partial tile of rows."""
+    path = tabulated_model(tmp_path / "model.pt", hidden=53, readout_layers=3)
+    atoms = gan_supercell()
+    del atoms[[0, 5, 9]]
+    runs = {}
+    for gemm in ("blas", "packed"):
+        try:
+            runs[gemm] = run_student(tmp_path / gemm, atoms, path, boundary="p p p", specorder=ELEMENTS,
+                                     options=f"dtype {dtype} kernel native gemm {gemm}")
+        except Exception as exc:  # a plugin built without AVX-512 refuses packed, by name
+            if gemm == "packed" and "gemm packed needs the plugin built for AVX-512" in str(exc):
+                pytest.skip("this plugin build has no packed gemm (no AVX-512)")
+            raise
+        assert f"native kernel, {gemm} gemm" in runs[gemm]["output"]
+    ref = reference(runs["blas"]["atoms"], path)
+    for gemm, result in runs.items():
+        for key in QUANTITIES:
+            assert_close(result[key], ref[key], rtol=rtol, what=f"gemm {gemm} {dtype} vs ASE {key}")
+
+
 @pytest.mark.parametrize("options,fragments", [
     ("kernel native", ("kernel native needs a tabulated student", "--table-points")),
     ("kernel fast", ("unknown kernel 'fast'", "auto, native or torch")),
+    ("gemm mkl", ("unknown gemm 'mkl'", "auto, blas or packed")),
 ])
 def test_kernel_errors(gan_dir, options, fragments):
     assert_lammps_error(run(gan_dir, options=options), *fragments)

@@ -1,0 +1,41 @@
+/* -*- c++ -*- -------------------------------------------------------------
+   Matrix products of the native kernel's readout: out (n, cols) = x (n, inner) M
+   for a matrix M fixed at load time, either through libtorch's BLAS or through
+   a register-blocked AVX-512 loop over M packed once into column panels.
+   The second exists because MKL (libtorch's BLAS on x86) takes its AVX2 path on
+   AMD CPUs: on an AVX-512 EPYC it reached half the FMA peak of the core.
+------------------------------------------------------------------------- */
+
+#ifndef LMP_STUDENT_GEMM_H
+#define LMP_STUDENT_GEMM_H
+
+#include <vector>
+
+namespace LAMMPS_NS {
+
+// Row-major out (n, cols) = beta out + x (n, inner) M through libtorch's BLAS (plain loops when
+// it has none), M row-major (inner, cols), or M^T for M row-major (cols, inner) when transposed;
+// ldx/ldo are row strides.
+template <typename T>
+void gemm_rows(int n, int inner, int cols, const T *x, int ldx, const T *M, bool transposed,
+               T *out, int ldo, T beta);
+
+template <typename T> class PackedMatrix {
+ public:
+  // True when this build has the packed loop (compiled for AVX-512).
+  static bool available();
+  // Keeps M (as for gemm_rows) in panels of PANEL columns, zero-padded.
+  void pack(const T *M, int inner, int cols, bool transposed);
+  // out (n, cols) = x (n, inner) M; the packed loop when `packed`, else BLAS on the copy of M.
+  void multiply(int n, const T *x, int ldx, T *out, int ldo, bool packed) const;
+  int inner = 0, cols = 0;
+
+ private:
+  std::vector<T> panels;    // [panel][k][PANEL]
+  std::vector<T> plain;     // M as given, for BLAS
+  bool transposed = false;
+};
+
+}    // namespace LAMMPS_NS
+
+#endif
