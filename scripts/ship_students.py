@@ -25,12 +25,21 @@ DOCS = ROOT / "docs" / "students"
 MAKE_DATASETS = "python scripts/make_datasets.py"  # the dataset command of a run without distill
 
 
+def sizes(path: Path) -> tuple:
+    """Bessel functions and readout (width x layers), read from the file itself: the checkpoints
+    of an older run may be gone."""
+    import torch
+
+    module = torch.jit.load(str(path), map_location="cpu")
+    layers = 1 + len(list(module.readout_hidden.children()))
+    return int(module.frequencies.numel()), f"{module.readout_in.weight.shape[0]} x {layers}"
+
+
 def ship(system: str, runs: Path) -> list:
     from pair_student.analyze import analyze_students
     from pair_student.contract import read_metadata
     from pair_student.data.dataset import dataset_stats
     from pair_student.shipped import SIZES
-    from pair_student.training.checkpoint import read_checkpoint
 
     run = runs / system
     (DEMO / system).mkdir(parents=True, exist_ok=True)
@@ -52,14 +61,11 @@ def ship(system: str, runs: Path) -> list:
     for path, entry in zip(shipped, report["students"]):
         prov = read_metadata(path)["provenance"]
         summary = json.loads((run / f"{path.name.replace('_model_traced.pt', '')}_summary.json").read_text())
-        checkpoint = ROOT / summary["checkpoint"]  # relative paths are the repository's ...
-        if not checkpoint.is_file():
-            checkpoint = run / Path(summary["checkpoint"]).name  # ... or the run's, for a run started in it
-        config = read_checkpoint(checkpoint)["model_config"] if checkpoint.is_file() else {}
+        num_basis, readout = sizes(path)
         rows.append({"system": system, "size": prov["size"], "params": prov["params"], "command": prov["command"],
                      "distill_command": distill_command,
                      "seed": prov["seed"], "teacher": prov["teacher"], "epochs": prov["epochs"],
-                     "num_basis": config.get("num_basis"), "train_s": summary["elapsed_s"], "frames": stats["frames"], "splits": stats["splits"],
+                     "num_basis": num_basis, "readout": readout, "train_s": summary["elapsed_s"], "frames": stats["frames"], "splits": stats["splits"],
                      "force": entry["force"], "angle": entry["angular_error_deg"], "energy": entry["energy_per_atom"],
                      "target": entry["target"]["status"], "us_per_atom": entry["speed"]["us_per_atom"]})
     return rows
@@ -81,12 +87,12 @@ def write_readme(rows: list) -> Path:
         "which changed their forces by 2e-6 to 3e-5 relative (`provenance.tabulated`); the metrics",
         "are those of the networks before tabulation.",
         "",
-        "| system | size | parameters | Bessel functions | epochs | training (s) | force R² | RMSE (eV/Å) | MAE (eV/Å) "
+        "| system | size | parameters | Bessel functions | readout (width x layers) | epochs | training (s) | force R² | RMSE (eV/Å) | MAE (eV/Å) "
         "| mean angular error (°) | energy MAE (meV/atom) | target |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['system']} | {r['size']} | {r['params']:,} | {r.get('num_basis') or '–'} | {r['epochs']} | {r['train_s']:.0f} "
+        lines.append(f"| {r['system']} | {r['size']} | {r['params']:,} | {r.get('num_basis') or '–'} | {r.get('readout') or '–'} | {r['epochs']} | {r['train_s']:.0f} "
                      f"| {r['force']['r2']:.4f} | {r['force']['rmse']:.4f} | {r['force']['mae']:.4f} "
                      f"| {r['angle']['mean']:.2f} | {1e3 * r['energy']['mae']:.2f} | {r['target']} |")
     lines += ["", "Commands (seed, teacher, dataset):", ""]
@@ -133,6 +139,8 @@ def main(argv=None) -> int:
     # the systems not shipped this time keep their rows from the last record
     record = DOCS / "students.json"
     kept = [r for r in json.loads(record.read_text()) if r["system"] not in systems] if record.is_file() else []
+    for r in kept:
+        r["num_basis"], r["readout"] = sizes(DEMO / r["system"] / f"{r['size']}_model_traced.pt")
     order = {name: i for i, name in enumerate(DEMO_SYSTEMS)}
     rows = sorted(kept + rows, key=lambda r: order.get(r["system"], len(order)))
     print(write_readme(rows).read_text())
