@@ -39,6 +39,8 @@ def merge(runs):
                 continue
             if system.get("teacher"):
                 target["teacher"] = system["teacher"]
+            if system.get("cpu"):
+                target["cpu"] = system["cpu"]
             known = {p["name"]: p for p in target["potentials"]}
             for pot in system["potentials"]:
                 old = known.get(pot["name"])

@@ -39,7 +39,11 @@ def test_quick_writes_valid_json(tmp_path, monkeypatch):
         assert entry["speed"], entry["name"]
         for row in entry["speed"]:
             assert row["us_per_atom_step"] > 0 and row["natoms"] > 0 and row["max_rss_mb"] > 0
+    from pair_student.bench.common import cpu_name
+
+    assert si["cpu"] == cpu_name() and si["cpu"]  # timings mean little without the CPU they ran on
     assert (tmp_path / "bench.md").read_text().startswith("# pair_student benchmark")
+    assert f"CPU: {si['cpu']}." in (tmp_path / "bench.md").read_text()
     has_accuracy = any(e.get("accuracy") for e in si["potentials"])
     # the RMSE axis needs a test split: without a dataset (a fresh clone) no plot is drawn
     assert (tmp_path / "bench.png").exists() == has_accuracy

@@ -44,3 +44,12 @@ def test_a_run_on_other_test_frames_replaces_the_system():
     third["systems"]["si"].update(test_frames=67, test_digest="abc")
     merged = merge_bench.merge([second, third])["systems"]["si"]
     assert sorted(p["name"] for p in merged["potentials"]) == ["DeePMD", "a"]  # same frames: merged
+
+
+def test_the_cpu_of_the_latest_run_is_kept():
+    first = _run([_pot("a", [(1000, 1, 5.0)])])
+    first["systems"]["si"]["cpu"] = "Intel Xeon"
+    second = _run([_pot("a", [(1000, 1, 4.0)])])
+    second["systems"]["si"]["cpu"] = "AMD EPYC"
+    assert merge_bench.merge([first, second])["systems"]["si"]["cpu"] == "AMD EPYC"
+    assert merge_bench.merge([second, _run([_pot("a", [(1000, 1, 4.0)])])])["systems"]["si"]["cpu"] == "AMD EPYC"

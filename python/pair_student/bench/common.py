@@ -32,6 +32,20 @@ SYSTEMS: Dict[str, Dict[str, object]] = {
     "ethanol": {"elements": ["C", "H", "O"], "classical": []},
 }
 
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or the architecture where there is none: timings
+    depend on it more than on anything else (MKL, for one, runs slower code on AMD CPUs)."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 VACUUM_PAD = 15.0
 """A non-periodic frame (ethanol) is put in a periodic box this much larger than the molecule
 on every axis: further than any cutoff here, so no atom sees an image."""

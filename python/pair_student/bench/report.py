@@ -99,7 +99,7 @@ def markdown(results: Dict[str, object]) -> str:
     for name, system in results["systems"].items():
         an = system["analysis"]
         sizes = sorted({r["natoms"] for e in system["potentials"] for r in e.get("speed", []) if r["nprocs"] == 1})
-        out += [f"## {name}", "", f"Test frames: {system.get('test_frames', '–')} "
+        out += [f"## {name}", "", f"CPU: {system.get('cpu', 'not recorded')}. Test frames: {system.get('test_frames', '–')} "
                 f"({system.get('dataset', 'no dataset')}). Pareto cost at ~{an['pareto_size']} atoms.", ""]
         head = "| potential | kind | force RMSE (eV/Å) | force MAE (eV/Å) | force R² | " + " | ".join(f"µs/atom-step @{n}" for n in sizes)
         head += " | 2 ranks speedup | peak RSS MB (largest) | marginal KB/atom | on front |"
