@@ -64,20 +64,24 @@ template <typename T> static void fill(const torch::jit::Module &m, NativeKernel
                                        torch::Dtype dtype, int lmax, int64_t true_c, int64_t padded)
 {
   auto get = [&](const char *name) { return m.attr(name).toTensor().detach().to(torch::kCPU, dtype); };
+  auto pack_plain = [](PackedMatrix<T> &p, const torch::Tensor &t) {
+    torch::Tensor c = t.contiguous();
+    p.pack(c.data_ptr<T>(), (int) c.size(0), (int) c.size(1), false);
+  };
   w.values = to_vector<T>(pad_channels(get("radial_values"), true_c, padded));
   w.slopes = to_vector<T>(pad_channels(get("radial_slopes"), true_c, padded));
   w.cubic = to_vector<T>(get("sh2_cubic"));
   torch::Tensor mix = pad_channels(pad_channels(get("mix"), true_c, padded).transpose(1, 2), true_c, padded)
                           .transpose(1, 2).contiguous();
-  w.m0 = to_vector<T>(mix[0]);
-  w.m0t = to_vector<T>(mix[0].t());
+  pack_plain(w.m0, mix[0]);
+  pack_plain(w.m0t, mix[0].t());
   if (lmax >= 2) {    // the three mixings of A2 side by side, and their transposes stacked
-    w.mcat = to_vector<T>(torch::cat({mix[1], mix[2], mix[3]}, 1));
-    w.mtcat = to_vector<T>(torch::cat({mix[1].t(), mix[2].t(), mix[3].t()}, 0));
+    pack_plain(w.mcat, torch::cat({mix[1], mix[2], mix[3]}, 1));
+    pack_plain(w.mtcat, torch::cat({mix[1].t(), mix[2].t(), mix[3].t()}, 0));
   }
   if (lmax == 3) {
-    w.m4 = to_vector<T>(mix[4]);
-    w.m4t = to_vector<T>(mix[4].t());
+    pack_plain(w.m4, mix[4]);
+    pack_plain(w.m4t, mix[4].t());
   }
 }
 
@@ -303,13 +307,13 @@ void NativeKernel::atoms(const Weights<T> &wt, const int64_t *species, int64_t n
   X.resize(n * F); B1.resize(n * 3 * C); b.resize(n * 15 * C); q.resize(n * 5 * C);
   b5.resize(lmax == 3 ? n * 10 * C : 0);
   for (int k = 0; k < 3; k++)
-    gemm_rows<T>(n, C, C, A + (1 + k) * C, KC, wt.m0.data(), false, &B1[k * C], 3 * C, 0);
+    wt.m0.multiply(n, A + (1 + k) * C, KC, &B1[k * C], 3 * C, packed);
   if (lmax >= 2)
     for (int m = 0; m < 5; m++)
-      gemm_rows<T>(n, C, 3 * C, A + (4 + m) * C, KC, wt.mcat.data(), false, &b[m * 3 * C], 15 * C, 0);
+      wt.mcat.multiply(n, A + (4 + m) * C, KC, &b[m * 3 * C], 15 * C, packed);
   if (lmax == 3)
     for (int k = 0; k < 10; k++)
-      gemm_rows<T>(n, C, C, A + (9 + k) * C, KC, wt.m4.data(), false, &b5[k * C], 10 * C, 0);
+      wt.m4.multiply(n, A + (9 + k) * C, KC, &b5[k * C], 10 * C, packed);
 
   for (int i = 0; i < n; i++) {
     const T *__restrict a0 = A + i * KC, *__restrict a1 = a0 + C, *__restrict a2 = a0 + 4 * C;
@@ -454,13 +458,13 @@ void NativeKernel::atoms(const Weights<T> &wt, const int64_t *species, int64_t n
     }
   }
   for (int k = 0; k < 3; k++)
-    gemm_rows<T>(n, C, C, &t1[k * C], 3 * C, wt.m0t.data(), false, G + (1 + k) * C, KC, 1);
+    wt.m0t.multiply(n, &t1[k * C], 3 * C, G + (1 + k) * C, KC, packed, true);
   if (lmax >= 2)
     for (int m = 0; m < 5; m++)
-      gemm_rows<T>(n, 3 * C, C, &t2[m * 3 * C], 15 * C, wt.mtcat.data(), false, G + (4 + m) * C, KC, 1);
+      wt.mtcat.multiply(n, &t2[m * 3 * C], 15 * C, G + (4 + m) * C, KC, packed, true);
   if (lmax == 3)
     for (int k = 0; k < 10; k++)
-      gemm_rows<T>(n, C, C, &t3[k * C], 10 * C, wt.m4t.data(), false, G + (9 + k) * C, KC, 1);
+      wt.m4t.multiply(n, &t3[k * C], 10 * C, G + (9 + k) * C, KC, packed, true);
 }
 
 template <typename T, int CT>

@@ -35,9 +35,9 @@ class NativeKernel {
 
   template <typename T> struct Weights {
     std::vector<T> values, slopes;    // radial tables: (pairs * (points + 1), num_l * channels)
-    std::vector<T> m0, m0t;           // mixing of A1 (channels, channels) and its transpose
-    std::vector<T> mcat, mtcat;       // of A2: [M1 M2 M3] (C, 3C) and [M1^T; M2^T; M3^T] (3C, C)
-    std::vector<T> m4, m4t;           // of A3 (lmax 3)
+    PackedMatrix<T> m0, m0t;          // mixing of A1 (channels, channels) and its transpose
+    PackedMatrix<T> mcat, mtcat;      // of A2: [M1 M2 M3] (C, 3C) and [M1^T; M2^T; M3^T] (3C, C)
+    PackedMatrix<T> m4, m4t;          // of A3 (lmax 3)
     std::vector<T> cubic;             // (5, 25): tr(B_m B_n B_p) as [p][m * 5 + n]
     std::vector<PackedMatrix<T>> forward, backward;    // per readout layer: W^T and W
   };
