@@ -5,7 +5,7 @@
 Per system, a potential of a later run replaces the one of the same name in an earlier run;
 a later run's speed rows at atom counts the earlier run lacks are added instead (so a run
 at 10^5 atoms extends one at 10^3 and 10^4). A system whose later run scored other test frames
-(another dataset) is taken from that run whole. The teacher cost is kept from whichever run has it.
+(another dataset) is taken from that run whole. The teacher cost, the CPU and the dataset's path are the latest run's that has them.
 Settings and notes of every run are kept under ``merged_from``.
 """
 
@@ -37,10 +37,9 @@ def merge(runs):
             if not same_test_frames(target, system):  # accuracies on other frames do not mix: take the later run
                 out["systems"][name] = system
                 continue
-            if system.get("teacher"):
-                target["teacher"] = system["teacher"]
-            if system.get("cpu"):
-                target["cpu"] = system["cpu"]
+            for key in ("teacher", "cpu", "dataset"):    # the same frames may have moved
+                if system.get(key):
+                    target[key] = system[key]
             known = {p["name"]: p for p in target["potentials"]}
             for pot in system["potentials"]:
                 old = known.get(pot["name"])

@@ -283,11 +283,11 @@ def test_the_teacher_is_timed_on_at_least_the_minimum_atoms(monkeypatch):
     assert teacher_cost("si", "counting", natoms=200)["natoms"] == 216
 
 
-def test_gemm_floor_counts_the_native_kernels_matrix_products(tmp_path):
+def test_blas_products_count_the_native_kernels_matrix_products(tmp_path):
     """Channels 5 are padded to 8 as in the kernel; every product appears forward and transposed."""
     import torch
 
-    from pair_student.bench.profile import gemm_floor_us, gemm_shapes
+    from pair_student.bench.profile import blas_products_us, gemm_shapes
     from pair_student.contract import save_student
     from pair_student.export import quantize_model
     from pair_student.models import LocalStudent, ReferenceStudent
@@ -298,9 +298,9 @@ def test_gemm_floor_counts_the_native_kernels_matrix_products(tmp_path):
     shapes = gemm_shapes(torch.jit.load(str(path)), block=4)
     forward = [(12, 8, 8), (20, 8, 24), (4, 40, 12), (4, 12, 12)]
     assert shapes == forward + [(r, c, i) for r, i, c in forward]
-    assert gemm_floor_us(path, "float64", min_s=0.01) > 0
+    assert blas_products_us(path, "float64", min_s=0.01) > 0
     plain = save_student(ReferenceStudent(["Si"], cutoff=4.5), tmp_path / "plain.pt", {"elements": ["Si"], "cutoff": 4.5})
-    assert gemm_floor_us(plain, "float32") is None
+    assert blas_products_us(plain, "float32") is None
     int8 = save_student(quantize_model(tabulate(model, 16), "int8"), tmp_path / "int8.pt",
                         {"elements": ["Ga", "N"], "cutoff": 4.5})
-    assert gemm_floor_us(int8, "float32") is None  # the native kernel runs no quantized readout
+    assert blas_products_us(int8, "float32") is None  # the native kernel runs no quantized readout
