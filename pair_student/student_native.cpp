@@ -334,6 +334,7 @@ void NativeKernel::atoms(const Weights<T> &wt, const int64_t *species, int64_t n
             if (t == 0) continue;    // most of tr(B_m B_n B_p) vanishes
             for (int c = 0; c < C; c++) qi[p * C + c] += t * a2[mm * C + c] * a2[nn * C + c];
           }
+#pragma omp simd
       for (int c = 0; c < C; c++) {
         T y2[5];
         quadratic_l2(a1[c], a1[C + c], a1[2 * C + c], y2, (T(*)[3]) nullptr);
@@ -419,6 +420,7 @@ void NativeKernel::atoms(const Weights<T> &wt, const int64_t *species, int64_t n
     if (lmax >= 2) {
       const T *gf2 = gf + 2 * C, *gf3 = gf + 3 * C, *gf4 = gf + 4 * C;
       T *__restrict t2i = &t2[i * 15 * C];
+#pragma omp simd
       for (int c = 0; c < C; c++) {
         T y2[5], dy2[5][3];
         quadratic_l2(a1[c], a1[C + c], a1[2 * C + c], y2, dy2);
@@ -439,11 +441,18 @@ void NativeKernel::atoms(const Weights<T> &wt, const int64_t *species, int64_t n
           for (int nn = 0; nn < 5; nn++) {
             T t = cubic[p * 25 + mm * 5 + nn];
             if (t == 0) continue;
-            const T *bp = bi + p * 3 * C + 2 * C;
-            for (int c = 0; c < C; c++) {
-              T gb = gf4[c] * bp[c] * t;
-              g2[mm * C + c] += gb * a2[nn * C + c];
-              g2[nn * C + c] += gb * a2[mm * C + c];
+            const T *bp = bi + p * 3 * C + 2 * C, *am = a2 + mm * C, *an = a2 + nn * C;
+            T *gm = g2 + mm * C, *gn = g2 + nn * C;
+            if (mm == nn) {
+#pragma omp simd
+              for (int c = 0; c < C; c++) gm[c] += 2 * t * gf4[c] * bp[c] * am[c];
+            } else {    // two distinct rows of g2: the loop vectorises
+#pragma omp simd
+              for (int c = 0; c < C; c++) {
+                T gb = gf4[c] * bp[c] * t;
+                gm[c] += gb * an[c];
+                gn[c] += gb * am[c];
+              }
             }
           }
     }
