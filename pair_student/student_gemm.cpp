@@ -33,9 +33,11 @@ template <typename T> static Gemm<T> torch_gemm()
   return gemm;
 }
 
+// Row-major out (n, cols) = beta out + x (n, inner) M, M row-major (inner, cols), or M^T for
+// M row-major (cols, inner) when transposed; plain loops when libtorch has no BLAS symbol.
 template <typename T>
-void LAMMPS_NS::gemm_rows(int n, int inner, int cols, const T *x, int ldx, const T *M,
-                          bool transposed, T *out, int ldo, T beta)
+static void gemm_rows(int n, int inner, int cols, const T *x, int ldx, const T *M, bool transposed,
+                      T *out, int ldo, T beta)
 {
   Gemm<T> gemm = torch_gemm<T>();
   if (gemm) {    // column-major: out^T = M'^T x^T
@@ -53,11 +55,6 @@ void LAMMPS_NS::gemm_rows(int n, int inner, int cols, const T *x, int ldx, const
     }
   }
 }
-
-template void LAMMPS_NS::gemm_rows<double>(int, int, int, const double *, int, const double *, bool,
-                                           double *, int, double);
-template void LAMMPS_NS::gemm_rows<float>(int, int, int, const float *, int, const float *, bool,
-                                          float *, int, float);
 
 namespace {
 

@@ -13,21 +13,15 @@
 
 namespace LAMMPS_NS {
 
-// Row-major out (n, cols) = beta out + x (n, inner) M through libtorch's BLAS (plain loops when
-// it has none), M row-major (inner, cols), or M^T for M row-major (cols, inner) when transposed;
-// ldx/ldo are row strides.
-template <typename T>
-void gemm_rows(int n, int inner, int cols, const T *x, int ldx, const T *M, bool transposed,
-               T *out, int ldo, T beta);
-
 template <typename T> class PackedMatrix {
  public:
   // True when this build has the packed loop (compiled for AVX-512).
   static bool available();
-  // Keeps M (as for gemm_rows) in zero-padded panels of 1-3 SIMD vectors of columns.
+  // Keeps M, row-major (inner, cols), or M^T for M row-major (cols, inner) when transposed, in
+  // zero-padded panels of 1-3 SIMD vectors of columns.
   void pack(const T *M, int inner, int cols, bool transposed);
-  // out (n, cols) = x (n, inner) M, or out += x M when `add`; the packed loop when `packed`,
-  // else BLAS on the copy of M.
+  // Row-major out (n, cols) = x (n, inner) M, or out += x M when `add`; ldx/ldo are row strides.
+  // The packed loop when `packed`, else BLAS on the copy of M.
   void multiply(int n, const T *x, int ldx, T *out, int ldo, bool packed, bool add = false) const;
   int inner = 0, cols = 0;
 

@@ -13,7 +13,6 @@
 ------------------------------------------------------------------------- */
 
 #include "student_native.h"
-#include "student_gemm.h"
 
 #include <torch/torch.h>
 
@@ -99,7 +98,8 @@ static void pack(const std::vector<torch::Tensor> &layer, NativeKernel::Weights<
 
 // Whether the packed loop beats BLAS on this CPU: both time every product of the readout for one
 // block of atoms (forward and backward; best of 7 after a warm-up, the two interleaved), since
-// which wins depends on the vendor (MKL runs AVX2 code on AMD CPUs) and on the layer sizes.
+// which wins depends on the vendor (MKL runs AVX2 code on AMD CPUs) and on the layer sizes. The
+// channel mixings, a fraction of the readout's work, follow the same choice.
 template <typename T> bool NativeKernel::faster_packed(const Weights<T> &wt)
 {
   if (!PackedMatrix<T>::available()) return false;
@@ -161,15 +161,12 @@ std::string NativeKernel::load(const torch::jit::Module &m, torch::Dtype run_dty
   if (gemm == "packed" && !PackedMatrix<double>::available())
     return "gemm packed needs the plugin built for AVX-512 (PAIR_STUDENT_MARCH_NATIVE on an "
            "AVX-512 CPU); use gemm blas or auto";
-  if (dtype == torch::kFloat64) {
-    fill(m, w64, dtype, lmax, true_c, channels);
-    pack(layer, w64);
-    packed = gemm == "packed" || (gemm == "auto" && faster_packed(w64));
-  } else {
-    fill(m, w32, dtype, lmax, true_c, channels);
-    pack(layer, w32);
-    packed = gemm == "packed" || (gemm == "auto" && faster_packed(w32));
-  }
+  auto prepare = [&](auto &w) {
+    fill(m, w, dtype, lmax, true_c, channels);
+    pack(layer, w);
+    return gemm == "packed" || (gemm == "auto" && faster_packed(w));
+  };
+  packed = dtype == torch::kFloat64 ? prepare(w64) : prepare(w32);
 
   torch::jit::Module out = m.attr("readout_out").toModule();
   out_weight = tensor(out, "weight").reshape({-1});

@@ -25,9 +25,10 @@ class NativeKernel {
   // True when the module is a tabulated local student with plain (unquantized) weights.
   static bool supports(const torch::jit::Module &module);
   // Copies tables and weights from the module (already in its run dtype); "" on success.
-  // gemm: how the readout multiplies, "blas", "packed" or "auto" (the faster of the two, timed here).
+  // gemm: how the readout and channel mixings multiply, "blas", "packed" or "auto" (the faster of
+  // the two, timed here).
   std::string load(const torch::jit::Module &module, torch::Dtype dtype, const std::string &gemm);
-  // "packed" or "blas": the readout's matrix products as chosen at load
+  // "packed" or "blas": the matrix products as chosen at load
   const char *gemm_name() const { return packed ? "packed" : "blas"; }
   std::string evaluate(const std::vector<int64_t> &species, const std::vector<int64_t> &edges,
                        const std::vector<double> &vectors, int64_t nedges, int64_t nlocal,
