@@ -178,17 +178,13 @@ std::string NativeKernel::load(const torch::jit::Module &m, torch::Dtype run_dty
   return "";
 }
 
-// v^T B_m v for the 5 basis matrices of LocalStudent.angular_l2, and d/dv of each
-template <typename T> static inline void quadratic_l2(T x, T y, T z, T *q, T (*dq)[3])
+// v^T B_m v for the 5 basis matrices of LocalStudent.angular_l2; their gradients are written out
+// where needed (angular(), the l = 2 loops of atoms()), which keeps the per-channel loops vector
+template <typename T> static inline void quadratic_l2(T x, T y, T z, T *q)
 {
   const T s2 = (T) 1.4142135623730951, s6 = (T) 2.449489742783178;
   q[0] = s2 * x * y; q[1] = s2 * y * z; q[2] = s2 * x * z;
   q[3] = (x * x - y * y) / s2; q[4] = (2 * z * z - x * x - y * y) / s6;
-  if (!dq) return;
-  const T d[5][3] = {{s2 * y, s2 * x, 0}, {0, s2 * z, s2 * y}, {s2 * z, 0, s2 * x},
-                     {s2 * x, -s2 * y, 0}, {-2 * x / s6, -2 * y / s6, 4 * z / s6}};
-  for (int m = 0; m < 5; m++)
-    for (int a = 0; a < 3; a++) dq[m][a] = d[m][a];
 }
 // Y_k(u) and, when dy is given, dY_k/du (3 per component), in the order of LocalStudent.angular.
 template <typename T> static void angular(int lmax, T x, T y, T z, T *Y, T *dy)
@@ -199,7 +195,15 @@ template <typename T> static void angular(int lmax, T x, T y, T z, T *Y, T *dy)
     std::fill(dy, dy + 12, (T) 0);
     dy[3] = dy[7] = dy[11] = 1;    // d u_a / d u_b
   }
-  if (lmax >= 2) quadratic_l2(x, y, z, Y + 4, dy ? (T(*)[3])(dy + 12) : nullptr);
+  if (lmax >= 2) {
+    quadratic_l2(x, y, z, Y + 4);
+    if (dy) {
+      const T s2 = (T) 1.4142135623730951, d4 = 2 / s6;
+      const T d[15] = {s2 * y, s2 * x, 0, 0, s2 * z, s2 * y, s2 * z, 0, s2 * x,
+                       s2 * x, -s2 * y, 0, -d4 * x, -d4 * y, 2 * d4 * z};
+      std::copy(d, d + 15, dy + 12);
+    }
+  }
   if (lmax < 3) return;
   Y[9] = x * x * x; Y[10] = y * y * y; Y[11] = z * z * z;
   Y[12] = s3 * x * x * y; Y[13] = s3 * x * x * z; Y[14] = s3 * y * y * x;
@@ -322,7 +326,6 @@ void NativeKernel::atoms(const Weights<T> &wt, const int64_t *species, int64_t n
     }
     if (lmax >= 2) {
       T *__restrict f2 = x + 2 * C, *__restrict f3 = x + 3 * C, *__restrict f4 = x + 4 * C;
-      std::fill(f2, f2 + 3 * C, (T) 0);
       std::fill(qi, qi + 5 * C, (T) 0);
       for (int p = 0; p < 5; p++)
         for (int mm = 0; mm < 5; mm++)
@@ -331,16 +334,21 @@ void NativeKernel::atoms(const Weights<T> &wt, const int64_t *species, int64_t n
             if (t == 0) continue;    // most of tr(B_m B_n B_p) vanishes
             for (int c = 0; c < C; c++) qi[p * C + c] += t * a2[mm * C + c] * a2[nn * C + c];
           }
+      // y2(a1) (quadratic_l2) written out per channel: scalars only, so the loop vectorises
+      const T s2 = (T) 1.4142135623730951, s6 = (T) 2.449489742783178;
 #pragma omp simd
       for (int c = 0; c < C; c++) {
-        T y2[5];
-        quadratic_l2(a1[c], a1[C + c], a1[2 * C + c], y2, (T(*)[3]) nullptr);
+        auto bm = [&](int m, int j) { return bi[(m * 3 + j) * C + c]; };
+        const T x = a1[c], y = a1[C + c], z = a1[2 * C + c];
+        f3[c] = s2 * (x * y * bm(0, 1) + y * z * bm(1, 1) + x * z * bm(2, 1)) +
+            (x * x - y * y) / s2 * bm(3, 1) + (2 * z * z - x * x - y * y) / s6 * bm(4, 1);
+        T sum2 = 0, sum4 = 0;
         for (int m = 0; m < 5; m++) {
-          const T *bm = bi + m * 3 * C;
-          f2[c] += a2[m * C + c] * bm[c];
-          f3[c] += y2[m] * bm[C + c];
-          f4[c] += qi[m * C + c] * bm[2 * C + c];
+          sum2 += a2[m * C + c] * bm(m, 0);
+          sum4 += qi[m * C + c] * bm(m, 2);
         }
+        f2[c] = sum2;
+        f4[c] = sum4;
       }
     }
     if (lmax == 3) {
@@ -417,20 +425,28 @@ void NativeKernel::atoms(const Weights<T> &wt, const int64_t *species, int64_t n
     if (lmax >= 2) {
       const T *gf2 = gf + 2 * C, *gf3 = gf + 3 * C, *gf4 = gf + 4 * C;
       T *__restrict t2i = &t2[i * 15 * C];
+      const T s2 = (T) 1.4142135623730951, s6 = (T) 2.449489742783178;
 #pragma omp simd
       for (int c = 0; c < C; c++) {
-        T y2[5], dy2[5][3];
-        quadratic_l2(a1[c], a1[C + c], a1[2 * C + c], y2, dy2);
+        auto bm = [&](int m, int j) { return bi[(m * 3 + j) * C + c]; };
+        auto tm = [&](int m, int j) -> T & { return t2i[(m * 3 + j) * C + c]; };
+        const T x = a1[c], y = a1[C + c], z = a1[2 * C + c], e2 = gf2[c], e3 = gf3[c], e4 = gf4[c];
         for (int m = 0; m < 5; m++) {
-          const T *bm = bi + m * 3 * C;
-          T *tm = t2i + m * 3 * C;
-          tm[c] = gf2[c] * a2[m * C + c];              // f2 = a2 . (a2 M1)
-          g2[m * C + c] += gf2[c] * bm[c];
-          tm[C + c] = gf3[c] * y2[m];                  // f3 = y2(a1) . (a2 M2)
-          T w3 = gf3[c] * bm[C + c];
-          for (int k = 0; k < 3; k++) g1[k * C + c] += w3 * dy2[m][k];
-          tm[2 * C + c] = gf4[c] * qi[m * C + c];      // f4 = q(a2) . (a2 M3)
+          tm(m, 0) = e2 * a2[m * C + c];    // f2 = a2 . (a2 M1)
+          g2[m * C + c] += e2 * bm(m, 0);
+          tm(m, 2) = e4 * qi[m * C + c];    // f4 = q(a2) . (a2 M3)
         }
+        // f3 = y2(a1) . (a2 M2): y2 and its gradient (quadratic_l2) written out
+        tm(0, 1) = e3 * s2 * x * y;
+        tm(1, 1) = e3 * s2 * y * z;
+        tm(2, 1) = e3 * s2 * x * z;
+        tm(3, 1) = e3 * (x * x - y * y) / s2;
+        tm(4, 1) = e3 * (2 * z * z - x * x - y * y) / s6;
+        const T w0 = e3 * bm(0, 1), w1 = e3 * bm(1, 1), w2 = e3 * bm(2, 1), w3 = e3 * bm(3, 1);
+        const T w4 = 2 * e3 * bm(4, 1) / s6;
+        g1[c] += s2 * (w0 * y + w2 * z + w3 * x) - w4 * x;
+        g1[C + c] += s2 * (w0 * x + w1 * z - w3 * y) - w4 * y;
+        g1[2 * C + c] += s2 * (w1 * y + w2 * x) + 2 * w4 * z;
       }
       // d/da_m and d/da_n of T_pmn a_m a_n, taken separately: no symmetry of T is assumed
       for (int p = 0; p < 5; p++)
