@@ -2,11 +2,12 @@
    Native kernel for tabulated local students (the same function as their
    TorchScript forward, pair_student/models/local.py, without autograd).
 
+   Atoms in blocks of BLOCK, each in three steps:
    Edges, pass 1: r, u = vec / r, angular components Y_k(u) (homogeneous of
    degree l_k in u) and radial weights w_lc(r) by cubic Hermite interpolation;
    moments A[i][k][c] = sum_j Y_k w_{l_k c}.
-   Atoms, in blocks: invariants of A, the readout MLP and its input gradient
-   (gemm from libtorch's BLAS), then G = dE/dA in closed form.
+   Atoms: invariants of A, the readout MLP and its input gradient (matrix
+   products of student_gemm), then G = dE/dA in closed form.
    Edges, pass 2:
      dE/dvec = (sum_k p_k Y_k - sum_k l_k q_k Y_k / r) u + sum_k q_k dY_k/du / r
    with p_k = sum_c G_kc dw_lc/dr and q_k = sum_c G_kc w_lc (u . dY_k/du = l_k Y_k).
@@ -26,7 +27,9 @@ using namespace LAMMPS_NS;
 static constexpr int COMPONENTS[4] = {0, 4, 9, 19};    // 1 + 3 + 5 + 10, by lmax
 static constexpr int COMPONENT_L[19] = {0, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3};
 static constexpr int NUM_M[4] = {1, 3, 5, 10};    // components of each l
-static constexpr int64_t BLOCK = 128;    // atoms per readout call: 128 ran 2-3% faster than 256 (original, float64)
+// atoms per block (moments, readout, edge gradients): with 128, the block's moments, dE/dA and
+// activations outgrew L2 in float64 (original: 64 ran 10-13% faster, 32 the same as 64)
+static constexpr int64_t BLOCK = 64;
 
 bool NativeKernel::supports(const torch::jit::Module &module)
 {
@@ -500,135 +503,150 @@ void NativeKernel::run(const Weights<T> &wt, const std::vector<int64_t> &species
   const int64_t *center = edges.data(), *neighbor = edges.data() + nedges;
   const double inv_spacing = 1.0 / spacing;
   std::vector<T> &A = scratch<T>().A, &G = scratch<T>().G, w(width), dw(width);
-  A.assign(nlocal * K * C, (T) 0);
-  G.resize(nlocal * K * C);
+  A.resize(BLOCK * K * C);
+  G.resize(BLOCK * K * C);
   std::vector<T> P(4 * C), acc(4 * C);
   T Y[19], dY[57];
-
-  for (int64_t e = 0; e < nedges; e++) {
-    int64_t i = center[e];
-    if (i >= nlocal) continue;    // ghost-centred edges carry no energy for a local model
-    const double *v = &vectors[3 * e];
-    double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
-    int64_t pair = species[i] * num_elements + species[neighbor[e]];
-    Spline<T> s(wt.values, wt.slopes, width, points, inv_spacing, pair, r);
-    s.value(width, w.data());
-    angular<T>(lmax, (T) (v[0] / r), (T) (v[1] / r), (T) (v[2] / r), Y, nullptr);
-    T *__restrict a = &A[i * K * C];
-    for (int k = 0; k < K; k++) {
-      const T *__restrict wl = &w[COMPONENT_L[k] * C];
-      T yk = Y[k];
-      for (int c = 0; c < C; c++) a[k * C + c] += yk * wl[c];
-    }
-  }
-
-  energy.resize(nlocal);
-  for (int64_t start = 0; start < nlocal; start += BLOCK) {
-    int64_t n = std::min(BLOCK, nlocal - start);
-    atoms<T, CT>(wt, species.data() + start, n, &A[start * K * C], &G[start * K * C], &energy[start]);
-  }
-
   // For l = 2, sum_k G_k Y_k(u) = u^T M u with M = sum_k G_k B_k (symmetric, per atom and
   // channel), so P = u^T M u and D = 2 M u: M is formed once per atom instead of Y_k, dY_k and
   // five products per edge. S holds 2 M as xx, yy, zz, xy, yz, xz rows of C.
   std::vector<T> S(lmax == 2 ? 6 * C : 0);
-  int64_t s_atom = -1;
+
+  // Edges by centre (a counting sort; LAMMPS lists are already in that order): the atoms are
+  // then done in blocks, moments -> energies and dE/dA -> edge gradients, with the moments and
+  // dE/dA of one block in cache, where a pass over all atoms sent them through memory twice.
+  std::vector<int64_t> &first = edge_first, &order = edge_order;
+  first.assign(nlocal + 1, 0);
+  for (int64_t e = 0; e < nedges; e++)
+    if (center[e] < nlocal) first[center[e] + 1]++;    // ghost-centred edges carry no energy
+  for (int64_t i = 0; i < nlocal; i++) first[i + 1] += first[i];
+  order.resize(first[nlocal]);
+  {
+    std::vector<int64_t> &cursor = edge_cursor;
+    cursor.assign(first.begin(), first.end() - 1);
+    for (int64_t e = 0; e < nedges; e++)
+      if (center[e] < nlocal) order[cursor[center[e]]++] = e;
+  }
+  energy.resize(nlocal);
   edge_grad.assign(3 * nedges, 0.0);
-  for (int64_t e = 0; e < nedges; e++) {
-    int64_t i = center[e];
-    if (i >= nlocal) continue;
-    const double *v = &vectors[3 * e];
-    double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
-    T u[3] = {(T) (v[0] / r), (T) (v[1] / r), (T) (v[2] / r)};
-    int64_t pair = species[i] * num_elements + species[neighbor[e]];
-    Spline<T> s(wt.values, wt.slopes, width, points, inv_spacing, pair, r);
-    s.value_slope(width, w.data(), dw.data());
-    if (lmax == 2 && i != s_atom) {
-      const T *__restrict g2 = &G[i * K * C + 4 * C];
-      const T s2 = (T) 1.4142135623730951, s6 = (T) 2.449489742783178;
-      T *__restrict m = S.data();
-      for (int c = 0; c < C; c++) {
-        T g7 = g2[3 * C + c] / s2, g8 = g2[4 * C + c] / s6;
-        m[c] = 2 * (g7 - g8);                 // 2 M_xx, from Y = (x^2 - y^2)/s2 and (2z^2 - x^2 - y^2)/s6
-        m[C + c] = 2 * (-g7 - g8);            // 2 M_yy
-        m[2 * C + c] = 4 * g8;                // 2 M_zz
-        m[3 * C + c] = s2 * g2[c];            // 2 M_xy, from Y = s2 xy
-        m[4 * C + c] = s2 * g2[C + c];        // 2 M_yz
-        m[5 * C + c] = s2 * g2[2 * C + c];    // 2 M_xz
-      }
-      s_atom = i;
-    }
-    if (lmax > 2) angular<T>(lmax, u[0], u[1], u[2], Y, dY);    // l <= 1 needs only u, l = 2 only S
-    // per l, over channels: P = sum_k G_k Y_k and D_a = sum_k G_k dY_k/du_a (k of that l);
-    // then dE/dvec = sum_c [(dw - l w / r) P] u + sum_c [w D] / r, with 4 sums over channels.
-    // l = 0 has no D; for l = 1, Y = u and D_a is G_a itself.
-    const T *__restrict g = &G[i * K * C];
-    const T *__restrict wp = w.data(), *__restrict dwp = dw.data();
-    T *__restrict Pp = P.data(), *__restrict ap = acc.data();
-    T inv_r = (T) (1.0 / r);
-    for (int c = 0; c < C; c++) {
-      ap[c] = dwp[c] * g[c];
-      T p1 = g[C + c] * u[0] + g[2 * C + c] * u[1] + g[3 * C + c] * u[2];
-      ap[c] += (dwp[C + c] - inv_r * wp[C + c]) * p1;
-      ap[C + c] = wp[C + c] * g[C + c];
-      ap[2 * C + c] = wp[C + c] * g[2 * C + c];
-      ap[3 * C + c] = wp[C + c] * g[3 * C + c];
-    }
-    if (lmax == 2) {
-      const T *__restrict m = S.data(), *__restrict w2 = wp + 2 * C, *__restrict dw2 = dwp + 2 * C;
-      const T x = u[0], y = u[1], z = u[2], lr = 2 * inv_r;
-      for (int c = 0; c < C; c++) {
-        T dx = m[c] * x + m[3 * C + c] * y + m[5 * C + c] * z;
-        T dy = m[C + c] * y + m[3 * C + c] * x + m[4 * C + c] * z;
-        T dz = m[2 * C + c] * z + m[4 * C + c] * y + m[5 * C + c] * x;
-        T p = (T) 0.5 * (x * dx + y * dy + z * dz);    // u^T M u, as u . (2 M u) = 2 P
-        ap[c] += (dw2[c] - lr * w2[c]) * p;
-        ap[C + c] += w2[c] * dx;
-        ap[2 * C + c] += w2[c] * dy;
-        ap[3 * C + c] += w2[c] * dz;
+
+  for (int64_t start = 0; start < nlocal; start += BLOCK) {
+    const int64_t n = std::min(BLOCK, nlocal - start);
+    std::fill(A.begin(), A.begin() + n * K * C, (T) 0);
+    for (int64_t o = first[start]; o < first[start + n]; o++) {
+      const int64_t e = order[o], i = center[e];
+      const double *v = &vectors[3 * e];
+      double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+      int64_t pair = species[i] * num_elements + species[neighbor[e]];
+      Spline<T> s(wt.values, wt.slopes, width, points, inv_spacing, pair, r);
+      s.value(width, w.data());
+      angular<T>(lmax, (T) (v[0] / r), (T) (v[1] / r), (T) (v[2] / r), Y, nullptr);
+      T *__restrict a = &A[(i - start) * K * C];
+      for (int k = 0; k < K; k++) {
+        const T *__restrict wl = &w[COMPONENT_L[k] * C];
+        T yk = Y[k];
+        for (int c = 0; c < C; c++) a[k * C + c] += yk * wl[c];
       }
     }
-    for (int l = 2, k0 = 4; lmax != 2 && l <= lmax; k0 += NUM_M[l], l++) {
-      const T *__restrict wl = wp + l * C, *__restrict dwl = dwp + l * C;
-      for (int k = k0; k < k0 + NUM_M[l]; k++) {
-        const T *__restrict gk = g + k * C;
-        const T yk = Y[k], dx = dY[3 * k], dy = dY[3 * k + 1], dz = dY[3 * k + 2];
-        if (k == k0) {
-          for (int c = 0; c < C; c++) {
-            Pp[c] = gk[c] * yk;
-            Pp[C + c] = gk[c] * dx;
-            Pp[2 * C + c] = gk[c] * dy;
-            Pp[3 * C + c] = gk[c] * dz;
-          }
-          continue;
-        }
+
+    atoms<T, CT>(wt, species.data() + start, n, A.data(), G.data(), &energy[start]);
+
+    int64_t s_atom = -1;
+    for (int64_t o = first[start]; o < first[start + n]; o++) {
+      const int64_t e = order[o], i = center[e];
+      const double *v = &vectors[3 * e];
+      double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+      T u[3] = {(T) (v[0] / r), (T) (v[1] / r), (T) (v[2] / r)};
+      int64_t pair = species[i] * num_elements + species[neighbor[e]];
+      Spline<T> s(wt.values, wt.slopes, width, points, inv_spacing, pair, r);
+      s.value_slope(width, w.data(), dw.data());
+      const T *__restrict g = &G[(i - start) * K * C];
+      if (lmax == 2 && i != s_atom) {
+        const T *__restrict g2 = g + 4 * C;
+        const T s2 = (T) 1.4142135623730951, s6 = (T) 2.449489742783178;
+        T *__restrict m = S.data();
         for (int c = 0; c < C; c++) {
-          Pp[c] += gk[c] * yk;
-          Pp[C + c] += gk[c] * dx;
-          Pp[2 * C + c] += gk[c] * dy;
-          Pp[3 * C + c] += gk[c] * dz;
+          T g7 = g2[3 * C + c] / s2, g8 = g2[4 * C + c] / s6;
+          m[c] = 2 * (g7 - g8);                 // 2 M_xx, from Y = (x^2 - y^2)/s2 and (2z^2 - x^2 - y^2)/s6
+          m[C + c] = 2 * (-g7 - g8);            // 2 M_yy
+          m[2 * C + c] = 4 * g8;                // 2 M_zz
+          m[3 * C + c] = s2 * g2[c];            // 2 M_xy, from Y = s2 xy
+          m[4 * C + c] = s2 * g2[C + c];        // 2 M_yz
+          m[5 * C + c] = s2 * g2[2 * C + c];    // 2 M_xz
+        }
+        s_atom = i;
+      }
+      if (lmax > 2) angular<T>(lmax, u[0], u[1], u[2], Y, dY);    // l <= 1 needs only u, l = 2 only S
+      // per l, over channels: P = sum_k G_k Y_k and D_a = sum_k G_k dY_k/du_a (k of that l);
+      // then dE/dvec = sum_c [(dw - l w / r) P] u + sum_c [w D] / r, with 4 sums over channels.
+      // l = 0 has no D; for l = 1, Y = u and D_a is G_a itself.
+      const T *__restrict wp = w.data(), *__restrict dwp = dw.data();
+      T *__restrict Pp = P.data(), *__restrict ap = acc.data();
+      T inv_r = (T) (1.0 / r);
+      for (int c = 0; c < C; c++) {
+        ap[c] = dwp[c] * g[c];
+        T p1 = g[C + c] * u[0] + g[2 * C + c] * u[1] + g[3 * C + c] * u[2];
+        ap[c] += (dwp[C + c] - inv_r * wp[C + c]) * p1;
+        ap[C + c] = wp[C + c] * g[C + c];
+        ap[2 * C + c] = wp[C + c] * g[2 * C + c];
+        ap[3 * C + c] = wp[C + c] * g[3 * C + c];
+      }
+      if (lmax == 2) {
+        const T *__restrict m = S.data(), *__restrict w2 = wp + 2 * C, *__restrict dw2 = dwp + 2 * C;
+        const T x = u[0], y = u[1], z = u[2], lr = 2 * inv_r;
+        for (int c = 0; c < C; c++) {
+          T dx = m[c] * x + m[3 * C + c] * y + m[5 * C + c] * z;
+          T dy = m[C + c] * y + m[3 * C + c] * x + m[4 * C + c] * z;
+          T dz = m[2 * C + c] * z + m[4 * C + c] * y + m[5 * C + c] * x;
+          T p = (T) 0.5 * (x * dx + y * dy + z * dz);    // u^T M u, as u . (2 M u) = 2 P
+          ap[c] += (dw2[c] - lr * w2[c]) * p;
+          ap[C + c] += w2[c] * dx;
+          ap[2 * C + c] += w2[c] * dy;
+          ap[3 * C + c] += w2[c] * dz;
         }
       }
-      T lr = l * inv_r;
-      for (int c = 0; c < C; c++) {
-        ap[c] += (dwl[c] - lr * wl[c]) * Pp[c];
-        ap[C + c] += wl[c] * Pp[C + c];
-        ap[2 * C + c] += wl[c] * Pp[2 * C + c];
-        ap[3 * C + c] += wl[c] * Pp[3 * C + c];
+      for (int l = 2, k0 = 4; lmax != 2 && l <= lmax; k0 += NUM_M[l], l++) {
+        const T *__restrict wl = wp + l * C, *__restrict dwl = dwp + l * C;
+        for (int k = k0; k < k0 + NUM_M[l]; k++) {
+          const T *__restrict gk = g + k * C;
+          const T yk = Y[k], dx = dY[3 * k], dy = dY[3 * k + 1], dz = dY[3 * k + 2];
+          if (k == k0) {
+            for (int c = 0; c < C; c++) {
+              Pp[c] = gk[c] * yk;
+              Pp[C + c] = gk[c] * dx;
+              Pp[2 * C + c] = gk[c] * dy;
+              Pp[3 * C + c] = gk[c] * dz;
+            }
+            continue;
+          }
+          for (int c = 0; c < C; c++) {
+            Pp[c] += gk[c] * yk;
+            Pp[C + c] += gk[c] * dx;
+            Pp[2 * C + c] += gk[c] * dy;
+            Pp[3 * C + c] += gk[c] * dz;
+          }
+        }
+        T lr = l * inv_r;
+        for (int c = 0; c < C; c++) {
+          ap[c] += (dwl[c] - lr * wl[c]) * Pp[c];
+          ap[C + c] += wl[c] * Pp[C + c];
+          ap[2 * C + c] += wl[c] * Pp[2 * C + c];
+          ap[3 * C + c] += wl[c] * Pp[3 * C + c];
+        }
       }
+      // The four sums over channels, as 8 partial sums per row (C is a multiple of 8) and then
+      // across rows: vector adds both times, where a plain sum is one serial chain of adds.
+      T part[4][8], sums[4] = {0, 0, 0, 0};
+      for (int j = 0; j < 4; j++) {
+        for (int q = 0; q < 8; q++) part[j][q] = ap[j * C + q];
+        for (int c = 8; c < C; c += 8)
+          for (int q = 0; q < 8; q++) part[j][q] += ap[j * C + c + q];
+      }
+      for (int q = 0; q < 8; q++)
+        for (int j = 0; j < 4; j++) sums[j] += part[j][q];
+      for (int a = 0; a < 3; a++)
+        edge_grad[3 * e + a] = (double) (sums[0] * u[a] + sums[1 + a] * inv_r);
     }
-    // The four sums over channels, as 8 partial sums per row (C is a multiple of 8) and then
-    // across rows: vector adds both times, where a plain sum is one serial chain of adds.
-    T part[4][8], sums[4] = {0, 0, 0, 0};
-    for (int j = 0; j < 4; j++) {
-      for (int q = 0; q < 8; q++) part[j][q] = ap[j * C + q];
-      for (int c = 8; c < C; c += 8)
-        for (int q = 0; q < 8; q++) part[j][q] += ap[j * C + c + q];
-    }
-    for (int q = 0; q < 8; q++)
-      for (int j = 0; j < 4; j++) sums[j] += part[j][q];
-    for (int a = 0; a < 3; a++)
-      edge_grad[3 * e + a] = (double) (sums[0] * u[a] + sums[1 + a] * inv_r);
   }
 }
 

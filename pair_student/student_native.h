@@ -63,6 +63,7 @@ class NativeKernel {
   bool packed = false;
   Weights<double> w64;
   Weights<float> w32;
+  std::vector<int64_t> edge_first, edge_order, edge_cursor;    // edges by centre (run())
   Scratch<double> s64;
   Scratch<float> s32;
   template <typename T> Scratch<T> &scratch()
