@@ -28,7 +28,7 @@ static constexpr int COMPONENTS[4] = {0, 4, 9, 19};    // 1 + 3 + 5 + 10, by lma
 static constexpr int COMPONENT_L[19] = {0, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3};
 static constexpr int NUM_M[4] = {1, 3, 5, 10};    // components of each l
 // atoms per block (moments, readout, edge gradients): with 128, the block's moments, dE/dA and
-// activations outgrew L2 in float64 (original: 64 ran 10-13% faster, 32 the same as 64)
+// activations outgrew L2 in float64 (original: 64 ran 9-13% faster, 32 the same as 64)
 static constexpr int64_t BLOCK = 64;
 
 bool NativeKernel::supports(const torch::jit::Module &module)
