@@ -1,0 +1,38 @@
+"""Every shipped student gives the same energy and forces in ``lmp`` as the values stored in
+``shipped_reference.json`` (recorded by ``make_shipped_reference.py`` before the package was
+restructured): to the bit on a CPU with the vector extensions they were recorded with, else to
+the rounding of a different instruction mix."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import run_student
+from pair_student import read_metadata
+from shipped_cases import cpu_signature, rattled, shipped_cases, variants
+
+STORED = json.loads((Path(__file__).with_name("shipped_reference.json")).read_text())
+SAME_CPU = STORED["cpu"] == cpu_signature()
+CASES = [(s, z, p, d, g) for s, z, p in shipped_cases() for d, g in variants(STORED["cpu"])]
+
+
+def _decode(record):
+    return float.fromhex(record["energy"]), np.array([float.fromhex(v) for v in record["forces"]])
+
+
+@pytest.mark.parametrize("system,size,path,dtype,gemm", CASES, ids=[f"{s}-{z}-{d}-{g}" for s, z, _, d, g in CASES])
+def test_shipped_student_matches_stored_values(tmp_path, system, size, path, dtype, gemm):
+    energy, forces = _decode(STORED["records"][f"{system}/{size}/{dtype}/{gemm}"])
+    atoms = rattled(system)
+    lmp = run_student(tmp_path, atoms, path, boundary="p p p" if atoms.pbc.all() else "f f f",
+                      specorder=read_metadata(path)["elements"], options=f"dtype {dtype} gemm {gemm}")
+    got = lmp["forces"].ravel()
+    if SAME_CPU:
+        assert lmp["energy"] == energy
+        assert np.array_equal(got, forces), f"{np.abs(got - forces).max():.3g} eV/A from the stored forces"
+    else:
+        rtol = 1e-10 if dtype == "float64" else 1e-4
+        assert abs(lmp["energy"] - energy) <= rtol * abs(energy)
+        assert np.abs(got - forces).max() <= rtol * np.abs(forces).max()
