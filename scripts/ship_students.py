@@ -36,10 +36,10 @@ def sizes(path: Path) -> tuple:
 
 
 def ship(system: str, runs: Path) -> list:
-    from pair_student.analyze import analyze_students
+    from pair_student.analysis import analyze_students
     from pair_student.contract import read_metadata
     from pair_student.data.dataset import dataset_stats
-    from pair_student.shipped import SIZES
+    from pair_student.registry import SIZES
 
     run = runs / system
     (DEMO / system).mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """``pair-student``: one entry point, one subcommand per pipeline stage.
 
-Each subcommand lives in its stage's module, which exposes ``main(argv) -> int`` with its own
-argparse parser; only the module of the command being run is imported, so ``--help`` is fast
+Each subcommand lives in its stage's ``cli`` module as a function ``(argv, prog) -> int`` with
+its own argparse parser; only the module of the command being run is imported, so ``--help`` is fast
 and an optional backend that is not installed only matters to the command that needs it.
 """
 
@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import List, Optional
+from typing import Callable, List, Optional
 
-# name -> (module, one-line summary), in pipeline order
+# name -> ("module:function", one-line summary), in pipeline order
 COMMANDS = {
-    "sample": ("pair_student.data.sample", "generate diverse configurations from structures (MD, rattle, strain)"),
-    "label": ("pair_student.data.label", "label configurations with a teacher into a resumable extxyz dataset"),
-    "train": ("pair_student.training.cli", "train one student on a labelled dataset"),
-    "distill": ("pair_student.distill", "whole pipeline: sample -> label -> train -> export, for several sizes"),
-    "export": ("pair_student.export", "export a checkpoint to TorchScript / ONNX, verified against the model"),
-    "models": ("pair_student.shipped", "print the path of every student shipped with the package"),
-    "analyze": ("pair_student.analyze", "per-atom force analysis of students against the teacher"),
-    "validate": ("pair_student.validate", "run the same LAMMPS input with teacher and students, compare"),
-    "bench": ("pair_student.bench", "accuracy-speed benchmark against the teacher and peer potentials"),
-    "lmp": ("pair_student.plugin", "run LAMMPS (serial or under mpirun) with the student plugin set up"),
+    "sample": ("pair_student.data.cli:sample_main", "generate diverse configurations from structures (MD, rattle, strain)"),
+    "label": ("pair_student.data.cli:label_main", "label configurations with a teacher into a resumable extxyz dataset"),
+    "train": ("pair_student.training.cli:main", "train one student on a labelled dataset, up to a checkpoint"),
+    "export": ("pair_student.export.cli:main", "export a checkpoint to TorchScript / ONNX, verified against the model"),
+    "models": ("pair_student.models.cli:main", "print the path of every student shipped with the package"),
+    "lmp": ("pair_student.runtime.cli:main", "run LAMMPS (serial or under mpirun) with the student plugin set up"),
+    "analyze": ("pair_student.analysis.cli:main", "per-atom force analysis of students against the teacher"),
+    "validate": ("pair_student.validate.cli:main", "run the same LAMMPS input with teacher and students, compare"),
+    "distill": ("pair_student.distill:main", "whole pipeline: sample -> label -> train -> export, for several sizes"),
 }
 
 
@@ -31,6 +30,12 @@ def _usage() -> str:
     lines = ["usage: pair-student COMMAND [options]   (pair-student COMMAND --help for details)", "", "commands:"]
     lines += [f"  {name:<{width}}  {summary}" for name, (_, summary) in COMMANDS.items()]
     return "\n".join(lines)
+
+
+def command(name: str) -> Callable[..., int]:
+    """The ``main(argv, prog)`` of a subcommand, importing only its module."""
+    module, _, function = COMMANDS[name][0].partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -42,8 +47,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if name not in COMMANDS:
         print(f"pair-student: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    return int(module.main(rest, prog=f"pair-student {name}") or 0)
+    return int(command(name)(rest, prog=f"pair-student {name}") or 0)
 
 
 if __name__ == "__main__":

@@ -35,12 +35,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Dict, Tuple
 
 import torch
+
+from .atomic import atomic_path
 
 CONTRACT_VERSION = 1
 """Bumped whenever inputs, outputs or metadata change meaning; the pair style refuses others."""
@@ -146,18 +147,8 @@ def save_student(module: torch.nn.Module, path: str | os.PathLike, metadata: Dic
         floats += [b.dtype for b in scripted.buffers() if b.is_floating_point()]
         meta["dtype"] = str(floats[0]).replace("torch.", "") if floats else "float64"
     extra = _encode(meta)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.jit.save(scripted, tmp, _extra_files=extra)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a model is shared like any file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        torch.jit.save(scripted, str(tmp), _extra_files=extra)
     return path
 
 

@@ -22,7 +22,12 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from .models.local import PRESETS
+from .data.label import label
+from .data.sample import sample
+from .data.structures import demo_structure, read_structures
+from .export import export
+from .registry import DEMO_NAMES, SIZES
+from .teachers import get_teacher
 from .training.trainer import TrainConfig, train
 
 
@@ -34,7 +39,7 @@ def build_parser(prog: str = "pair-student distill") -> argparse.ArgumentParser:
     src.add_argument("--dataset", help="an already labelled extxyz dataset: skip sampling and labelling")
     p.add_argument("--teacher", default="sevennet", help="teacher name (pair_student.teachers)")
     p.add_argument("--device", default="cpu", help="device of teacher and training")
-    p.add_argument("--sizes", default="original,tiny,ultra-tiny", help=f"comma-separated presets of {sorted(PRESETS)}")
+    p.add_argument("--sizes", default="original,tiny,ultra-tiny", help=f"comma-separated presets of {list(SIZES)}")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--frames", type=int, default=240, help="frames to sample")
     p.add_argument("--epochs", type=int, default=100)
@@ -51,9 +56,9 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student distill") -
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(prog).parse_args(argv)
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
-    unknown = [s for s in sizes if s not in PRESETS]
+    unknown = [s for s in sizes if s not in SIZES]
     if unknown:
-        print(f"{prog}: unknown sizes {unknown}; known: {sorted(PRESETS)}", file=sys.stderr)
+        print(f"{prog}: unknown sizes {unknown}; known: {', '.join(SIZES)}", file=sys.stderr)
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,18 +69,13 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student distill") -
         dataset = Path(args.dataset)
         teacher_name = None  # read from the dataset's frames
     else:
-        from .data.label import label
-        from .data.sample import sample
-        from .data.structures import demo_structure, read_structures
-        from .teachers import get_teacher
-
         teacher_name = args.teacher
         dataset = out / "dataset.extxyz"
         if dataset.is_file():
             print(f"reusing labelled dataset {dataset}")
         else:
-            demos = ("si", "gan", "ethanol")
-            structures = [demo_structure(args.structures)] if args.structures.lower() in demos else read_structures(args.structures)
+            structures = [demo_structure(args.structures)] if args.structures.lower() in DEMO_NAMES \
+                else read_structures(args.structures)
             teacher = get_teacher(args.teacher, device=args.device)
             t0 = time.perf_counter()
             frames = sample(structures, teacher=teacher, n_frames=args.frames, seed=args.seed)
@@ -92,6 +92,8 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student distill") -
                           max_time=args.max_time, device=args.device, progress=not args.no_progress,
                           teacher=teacher_name, command=command)
         summary = train(cfg)
+        if "metrics" in summary:
+            summary["model"] = str(export(summary["checkpoint"], out=out / f"{size}_model_traced.pt"))
         timings[f"train_{size}_s"] = time.perf_counter() - t0
         results[size] = {k: summary.get(k) for k in ("model", "params", "metrics", "test_split", "epochs_done", "stopped")}
         m = summary.get("metrics") or {}

@@ -15,8 +15,9 @@ from ase.io import write
 
 from .contract import read_metadata
 from .data.structures import DEMO_SYSTEMS, demo_structure
-from .lammps_runner import read_thermo, run_lammps
-from .shipped import SIZES, shipped_model
+from .runtime.runner import read_thermo, run_lammps
+from .models.shipped import shipped_model
+from .registry import SIZES
 
 INPUT = Path(__file__).resolve().parent / "inputs" / "quickstart.in"
 

@@ -8,9 +8,12 @@ from ase.calculators.lj import LennardJones
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
-from pair_student.analysis import SCHEMA, ErrorStats, angular_error_deg, r2_score, target_status, validate
+from pair_student.analysis import SCHEMA, ErrorStats, validate
+from pair_student.registry import target_status
+from pair_student.scores import angular_error_deg, r2_score
 from pair_student.analysis.metrics import Histogram, Moments
-from pair_student.analyze import analyze_students, main
+from pair_student.analysis import analyze_students
+from pair_student.analysis.cli import main
 from pair_student.calculator import StudentCalculator
 from pair_student.export import export, sample_frames
 from pair_student.models import ReferenceStudent

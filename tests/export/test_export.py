@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from pair_student.contract import read_metadata
-from pair_student.export import (
-    ExportVerificationError, TOLERANCE, differences, export, main, onnx_runner, quantize_model,
+from pair_student.export.cli import main
+from pair_student.export.torchscript import (
+    ExportVerificationError, TOLERANCE, differences, export, onnx_runner, quantize_model,
     sample_frames, torchscript_runner, verification_graphs, verify_file,
 )
 from pair_student.models import ReferenceStudent
@@ -97,7 +98,7 @@ def test_cli_fails_and_leaves_nothing_on_mismatch(tmp_path, toy, monkeypatch):
     out = tmp_path / "out"
     assert main([str(ckpt), "--format", "onnx", "--out", str(out)]) == 0
     assert (out / "toy.onnx").is_file()
-    import pair_student.export as ex
+    import pair_student.export.torchscript as ex
 
     # an exporter that writes a different model must be refused by the CLI
     real = ex.save_student

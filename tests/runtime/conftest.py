@@ -15,9 +15,9 @@ from ase.io import read, write
 from pair_student import StudentCalculator
 from pair_student.contract import EDGE_INDEX, EDGE_VECTORS, evaluate, save_student
 from pair_student.graph import atom_virials, atoms_to_graph, edge_virials
-from pair_student.lammps_runner import NKTV2P_METAL, read_dump, read_thermo, run_lammps
+from pair_student.runtime.runner import NKTV2P_METAL, read_dump, read_thermo, run_lammps
 from pair_student.models import ReferenceStudent
-from pair_student.plugin import PLUGIN_NAME, plugin_dir
+from pair_student.runtime.plugin import PLUGIN_NAME, plugin_dir
 
 if not (Path(plugin_dir()) / PLUGIN_NAME).is_file():
     pytest.skip("pair_style student plugin is not built; run install.sh", allow_module_level=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pair_student.data.structures import demo_structure
-from pair_student.shipped import shipped_models
+from pair_student.models.shipped import shipped_models
 
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from conftest import SYSTEMS, make_model, write_data
-from pair_student.lammps_runner import run_lammps
+from pair_student.runtime.runner import run_lammps
 
 INPUT = """
 units {units}

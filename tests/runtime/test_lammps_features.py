@@ -7,7 +7,7 @@ import numpy as np
 from ase import Atoms
 
 from conftest import SYSTEMS, assert_close, make_model, reference, run_student, write_data
-from pair_student.lammps_runner import read_thermo, run_lammps
+from pair_student.runtime.runner import read_thermo, run_lammps
 
 HYBRID = """
 units metal

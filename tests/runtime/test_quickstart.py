@@ -2,7 +2,7 @@
 
 import pytest
 
-from pair_student.lammps_runner import read_thermo
+from pair_student.runtime.runner import read_thermo
 from pair_student.quickstart import main
 
 

@@ -8,7 +8,8 @@ import pytest
 from conftest import assert_close, reference, run_student
 from pair_student import read_metadata
 from pair_student.data.structures import demo_structure
-from pair_student.shipped import SIZES, shipped_models
+from pair_student.models.shipped import shipped_models
+from pair_student.registry import SIZES
 
 from test_agreement import QUANTITIES
 

@@ -26,7 +26,7 @@ def main(dataset, out):
         torch.save({k: p.grad for k, p in model.named_parameters()}, f"{out}/ddp_grads.pt")
     # the trainer itself under torchrun: two epochs, checkpoint written by rank 0
     train(TrainConfig(dataset=dataset, out=out, name="ddp", preset=None, cutoff=4.0, epochs=2, batch_size=4,
-                      model_kwargs={"channels": 6, "radial_hidden": 12, "hidden": 16}, progress=False, export=False))
+                      model_kwargs={"channels": 6, "radial_hidden": 12, "hidden": 16}, progress=False))
     dist.destroy_process_group()
 
 

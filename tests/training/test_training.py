@@ -13,8 +13,9 @@ import torch
 from pair_student.contract import evaluate, load_student, read_metadata
 from pair_student.graph import atoms_to_graph
 from pair_student.models import build_student
-from pair_student.training import CheckpointMismatchError, TrainConfig, load_checkpoint_model, train
-from pair_student.training.checkpoint import load_state, read_checkpoint
+from pair_student.export import export
+from pair_student.models.checkpoint import CheckpointMismatchError, load_checkpoint_model, load_state, read_checkpoint
+from pair_student.training import TrainConfig, train
 from pair_student.training.data import collate, frames_to_graphs, read_frames
 from pair_student.training.trainer import batch_loss, cosine_lr, counts_of, early_stopping_armed
 
@@ -25,7 +26,7 @@ HERE = Path(__file__).parent
 
 def _cfg(dataset, out, **kw):
     base = dict(dataset=str(dataset), out=str(out), name="t", preset=None, cutoff=4.0, model_kwargs=SMALL_MODEL,
-                epochs=4, batch_size=2, lr=5e-3, progress=False, export=False)
+                epochs=4, batch_size=2, lr=5e-3, progress=False)
     base.update(kw)
     return TrainConfig(**base)
 
@@ -88,10 +89,11 @@ def test_checkpoint_prefixes_and_mismatch(dataset, tmp_path):
         load_state(other, ckpt["state_dict"])
 
 
-def test_export_and_load_checkpoint_model(dataset, tmp_path):
-    summary = train(_cfg(dataset, tmp_path, epochs=2, export=True, name="tiny", seed=3))
-    path = tmp_path / "tiny_model_traced.pt"
-    assert summary["model"] == str(path)
+def test_checkpoint_carries_provenance_to_the_exported_file(dataset, tmp_path):
+    summary = train(_cfg(dataset, tmp_path, epochs=2, name="tiny", seed=3))
+    assert summary["checkpoint"] == str(tmp_path / "tiny_checkpoint.pt")
+    assert not list(tmp_path.glob("*.pt"))[1:], "training ends at its checkpoint"
+    path = export(summary["checkpoint"], out=tmp_path / "tiny_model_traced.pt")
     meta = read_metadata(path)
     assert meta["elements"] == ["Al", "Cu"] and meta["cutoff"] == 4.0 and meta["num_layers"] == 1
     assert meta["dtype"] == "float64"

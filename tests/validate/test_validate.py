@@ -17,9 +17,9 @@ from ase.build import bulk
 
 from pair_student import StudentCalculator
 from pair_student.contract import save_student
-from pair_student.lammps_runner import read_thermo, run_lammps
+from pair_student.runtime.runner import read_thermo, run_lammps
 from pair_student.models import ReferenceStudent
-from pair_student.plugin import PLUGIN_NAME, plugin_dir
+from pair_student.runtime.plugin import PLUGIN_NAME, plugin_dir
 from pair_student.teachers import get_teacher
 from pair_student.validate import ValidationError, main, validate_system
 from pair_student.validate.compare import load_thresholds

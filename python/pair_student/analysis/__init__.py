@@ -1,11 +1,10 @@
-"""Per-atom force analysis of students against a teacher: streaming metrics, figures, card.
+"""Per-atom force analysis of students against a teacher: :mod:`.analyze` (the comparison),
+:mod:`.metrics` (streaming statistics), :mod:`.figures` (the per-student PNG), :mod:`.card`
+(Markdown/HTML comparison card), :mod:`.schema` (the JSON schema and validator) and
+:mod:`.cli` (``pair-student analyze``)."""
 
-``pair_student.analyze`` is the command; this package holds its parts:
-:mod:`.metrics` (streaming statistics), :mod:`.figures` (the per-student PNG),
-:mod:`.card` (Markdown/HTML comparison card) and :mod:`.schema` (the JSON schema and validator).
-"""
-
-from .metrics import ErrorStats, angular_error_deg, r2_score, target_status
+from .analyze import analyze_students
+from .metrics import ErrorStats
 from .schema import SCHEMA, validate
 
-__all__ = ["ErrorStats", "angular_error_deg", "r2_score", "target_status", "SCHEMA", "validate"]
+__all__ = ["ErrorStats", "SCHEMA", "analyze_students", "validate"]

@@ -12,29 +12,12 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..scores import MIN_FORCE_FOR_ANGLE, angular_error_deg, r2_score
+
 EV_A3_TO_GPA = 160.21766208
 COMPONENTS = ("x", "y", "z")
 ANGLE_BINS = np.linspace(0.0, 180.0, 361)  # 0.5 degree bins
 ERROR_BINS = np.concatenate([[0.0], np.logspace(-5, 2, 281)])  # |dF| in eV/A, 40 bins/decade
-MIN_FORCE_FOR_ANGLE = 0.05
-"""eV/A: the teacher force below which an atom's force direction is noise and its angular
-error is not counted (the count of skipped atoms is reported)."""
-
-
-def r2_score(target, predicted) -> float:
-    """Coefficient of determination ``1 - SSE/SST`` of ``predicted`` against ``target``."""
-    t, p = np.asarray(target, float).ravel(), np.asarray(predicted, float).ravel()
-    sst = float(((t - t.mean()) ** 2).sum())
-    return 1.0 - float(((t - p) ** 2).sum()) / sst if sst > 0 else float("nan")
-
-
-def angular_error_deg(target, predicted) -> np.ndarray:
-    """Angle in degrees between each row of ``target`` and ``predicted`` ((N, 3) arrays)."""
-    t, p = np.atleast_2d(np.asarray(target, float)), np.atleast_2d(np.asarray(predicted, float))
-    norm = np.linalg.norm(t, axis=1) * np.linalg.norm(p, axis=1)
-    cos = np.divide((t * p).sum(1), norm, out=np.ones(len(t)), where=norm > 0)
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-
 
 class Moments:
     """Running sums of a (target, predicted) pair stream: n, Σt, Σt², Σp, Σp², Σtp, Σ|p-t|."""
@@ -228,21 +211,3 @@ def _finite(obj):
     if isinstance(obj, np.integer):
         return int(obj)
     return obj
-
-
-def histogram_arrays(stats: ErrorStats) -> Dict[str, List]:
-    """Bin edges and counts of the histograms (for figures and optional JSON)."""
-    return {"angle_bins": ANGLE_BINS.tolist(), "angle_counts": stats.angle.counts.tolist(),
-            "error_bins": ERROR_BINS.tolist(), "error_counts": stats.error.counts.tolist()}
-
-
-def target_status(name: Optional[str], force_r2: Optional[float], angle: Optional[float]) -> Dict:
-    """Status of a student against the accuracy target of its size name (if it has one)."""
-    targets = {"ultra-tiny": (0.97, 12.0), "tiny": (0.99, 8.0), "original": (0.995, 5.0)}
-    size = next((k for k in targets if name and k in name.lower().replace("_", "-")), None)
-    if size is None:
-        return {"size": None, "target": None, "status": "report only"}
-    r2_min, angle_max = targets[size]
-    ok = force_r2 is not None and angle is not None and force_r2 >= r2_min and angle <= angle_max
-    return {"size": size, "target": {"force_r2_min": r2_min, "angular_mean_max_deg": angle_max},
-            "status": "pass" if ok else "fail"}

@@ -14,7 +14,6 @@ initialised, else by watching the parts folder; other ranks then return without 
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -28,6 +27,8 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from ase import Atoms
+
+from ..atomic import atomic_path, atomic_write_text
 
 SPLITS = ("train", "val", "test")
 # Keys that ASE's extxyz writer would confuse with results, or that we set ourselves.
@@ -88,16 +89,6 @@ def _labelled(atoms: Atoms, result: dict, *, frame_id: int, teacher, seed, split
     return out
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, fsync, then rename: never half-written."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def _write_chunk(path: Path, frames: List[Atoms]) -> None:
     import ase.io
 
@@ -152,14 +143,12 @@ def _wait_for_chunks(parts: Path, n_chunks: int, timeout: float) -> None:
 
 
 def _assemble(parts: Path, n_chunks: int, out: Path) -> None:
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as dst:
+    with atomic_path(out) as tmp, open(tmp, "wb") as dst:
         for c in range(n_chunks):
             with open(_chunk_path(parts, c), "rb") as src:
                 shutil.copyfileobj(src, dst)
         dst.flush()
         os.fsync(dst.fileno())
-    os.replace(tmp, out)
 
 
 def label(
@@ -252,50 +241,7 @@ def label(
     return out
 
 
-def build_parser(prog: str = "pair-student label") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Compute teacher energies, forces and stresses for sampled frames and write "
-        "a training dataset (extxyz, readable with ase.io.read(path, ':')). Each frame gets a "
-        "train/val/test split fixed by --seed and its index. Interrupted jobs resume: rerun the "
-        "same command and finished chunks are skipped. Runs sharded under torchrun too: "
-        "`torchrun --nproc-per-node 4 -m pair_student.data.label ...`.",
-        epilog="Example: %(prog)s si_frames.extxyz --teacher sevennet --out si.extxyz",
-    )
-    parser.add_argument("frames", help="frames to label: any file ASE reads, e.g. the output of "
-                        "`pair-student sample`, or a demo name (si, gan, ethanol)")
-    parser.add_argument("--out", required=True, help="dataset file to write (extxyz)")
-    parser.add_argument("--teacher", default="sevennet",
-                        help="teacher: sevennet (default), an Orb name such as "
-                        "orb-v3-conservative-inf-omat, sw-si, sw-gan, tersoff-gan")
-    parser.add_argument("--device", default="cpu", help="teacher device: cpu, cuda, cuda:1 ...")
-    parser.add_argument("--weights-path", default=None,
-                        help="local checkpoint for the teacher (Orb) instead of downloading")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
-    parser.add_argument("--split", default="0.8,0.1,0.1",
-                        help="train,val,test fractions (default 0.8,0.1,0.1)")
-    parser.add_argument("--chunk-size", type=int, default=32,
-                        help="frames per resumable chunk (default 32)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return parser
-
-
-def main(argv: Optional[List[str]] = None, prog: str = "pair-student label") -> int:
-    """Command line entry point; returns the exit status."""
-    from ..teachers import get_teacher
-    from .structures import DEMO_SYSTEMS, read_structures
-
-    args = build_parser(prog).parse_args(argv)
-    options = {"weights_path": args.weights_path} if args.weights_path else {}
-    teacher = get_teacher(args.teacher, device=args.device, **options)
-    frames = read_structures(args.frames) if args.frames in DEMO_SYSTEMS else args.frames
-    out = label(frames, teacher=teacher, out=args.out, seed=args.seed,
-                split=[float(x) for x in args.split.split(",")], chunk_size=args.chunk_size,
-                progress=not args.no_progress)
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(f"wrote {out}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(prog="python -m pair_student.data.label"))
+    from .cli import label_main
+
+    sys.exit(label_main(prog="python -m pair_student.data.label"))

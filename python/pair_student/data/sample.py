@@ -15,7 +15,6 @@ Deterministic for a given seed (and teacher). Near-duplicate frames are dropped.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import sys
 from typing import Dict, List, Optional, Sequence
@@ -246,64 +245,7 @@ def sample(
     return deduplicate(frames)
 
 
-def _floats(text: str) -> List[float]:
-    return [float(x) for x in text.split(",") if x.strip()]
-
-
-def build_parser(prog: str = "pair-student sample") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Sample atomic configurations for a training set: teacher-driven MD at "
-        "several temperatures (and pressures for crystals), random rattles, cell strains, and "
-        "normal-mode displacements for molecules. Writes the (unlabelled) frames to an extxyz "
-        "file; label them next with `pair-student label`.",
-        epilog="Example: %(prog)s si --teacher sevennet --n-frames 300 --out si_frames.extxyz",
-    )
-    parser.add_argument("structures", nargs="+",
-                        help="structure files ASE reads (extxyz, CIF, POSCAR, LAMMPS data) or demo "
-                        "names: si, gan, ethanol")
-    parser.add_argument("--out", required=True, help="output extxyz file with the sampled frames")
-    parser.add_argument("--teacher", default="sevennet",
-                        help="teacher driving MD (default: sevennet; 'none' = rattle/strain only)")
-    parser.add_argument("--device", default="cpu", help="teacher device: cpu, cuda, cuda:1 ...")
-    parser.add_argument("--n-frames", type=int, default=300, help="frames in total (default 300)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--methods", default=",".join(METHODS),
-                        help=f"comma-separated subset of {','.join(METHODS)} (default: all)")
-    parser.add_argument("--temperatures", default="300,600,1200", help="MD temperatures in K")
-    parser.add_argument("--pressures", default="0,1", help="NPT pressures in GPa (crystals only)")
-    parser.add_argument("--md-stride", type=int, default=5, help="MD steps between frames")
-    parser.add_argument("--lammps-style", default="atomic",
-                        help="atom style of LAMMPS data inputs (default atomic)")
-    parser.add_argument("--species", default=None,
-                        help="LAMMPS data inputs: elements of types 1,2,... e.g. Ga,N")
-    return parser
-
-
-def main(argv: Optional[List[str]] = None, prog: str = "pair-student sample") -> int:
-    """Command line entry point; returns the exit status."""
-    import ase.io
-
-    from .structures import read_structures
-
-    args = build_parser(prog).parse_args(argv)
-    species = args.species.split(",") if args.species else None
-    structures = []
-    for path in args.structures:
-        structures += read_structures(path, style=args.lammps_style, species=species)
-    teacher = None
-    if args.teacher.lower() != "none":
-        from ..teachers import get_teacher
-
-        teacher = get_teacher(args.teacher, device=args.device)
-    frames = sample(structures, teacher=teacher, n_frames=args.n_frames, seed=args.seed,
-                    methods=[m.strip() for m in args.methods.split(",") if m.strip()],
-                    temperatures=_floats(args.temperatures), pressures=_floats(args.pressures),
-                    md_stride=args.md_stride)
-    ase.io.write(args.out, frames, format="extxyz")
-    print(f"wrote {len(frames)} frames to {args.out}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(prog="python -m pair_student.data.sample"))
+    from .cli import sample_main
+
+    sys.exit(sample_main(prog="python -m pair_student.data.sample"))

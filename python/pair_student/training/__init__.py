@@ -1,6 +1,7 @@
-"""Distillation training: data batching, the trainer, checkpoints and the ``train`` command."""
+"""Distillation training up to a checkpoint: data batching, the trainer, checkpoint writing
+and the ``train`` command."""
 
-from .checkpoint import CheckpointMismatchError, load_checkpoint_model, save_checkpoint
+from .checkpoint import save_checkpoint
 from .trainer import TrainConfig, evaluate_graphs, train
 
-__all__ = ["CheckpointMismatchError", "TrainConfig", "evaluate_graphs", "load_checkpoint_model", "save_checkpoint", "train"]
+__all__ = ["TrainConfig", "evaluate_graphs", "save_checkpoint", "train"]

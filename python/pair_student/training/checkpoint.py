@@ -1,112 +1,26 @@
-"""Training checkpoints: atomic writes, prefix-tolerant loading, and the model loader for export.
-
-A checkpoint is a dict::
-
-    {"model_config": {"architecture": ..., ...}, "state_dict": ..., "metadata": {"elements",
-     "cutoff", "num_layers", "provenance": {...}}, "ema_state_dict": ..., "optimizer": ...,
-     "scheduler": ..., "epoch": int, "rng": {...}, "history": [...], ...}
-
-``state_dict`` holds the weights to deploy (the EMA weights when EMA is on); the raw weights
-the optimizer updates are in ``train_state_dict`` so that a resumed run continues exactly.
-"""
+"""Writing training checkpoints (atomically, every epoch) and the RNG state a resumed run
+continues from; reading them is :mod:`pair_student.models.checkpoint`."""
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict
 
 import numpy as np
 import torch
 
-PREFIXES = ("module.", "model.")
+from ..atomic import atomic_path
+from ..models.checkpoint import load_state, read_checkpoint
 
-
-class CheckpointMismatchError(RuntimeError):
-    """A state dict does not fit the model: names the missing and unexpected keys."""
+__all__ = ["save_checkpoint", "load_state", "read_checkpoint", "rng_state", "set_rng_state"]
 
 
 def save_checkpoint(state: Dict[str, Any], path) -> Path:
     """``torch.save`` to a temp file in the same folder, then ``os.replace``: never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def strip_prefixes(state_dict: Mapping[str, torch.Tensor], expected: Mapping[str, Any]) -> Dict[str, torch.Tensor]:
-    """Drop ``module.`` (DDP) / ``model.`` (wrappers) prefixes, repeatedly, when keys do not match."""
-    out = dict(state_dict)
-    for _ in range(4):
-        if set(out) == set(expected):
-            break
-        changed = False
-        for prefix in PREFIXES:
-            if out and all(k.startswith(prefix) for k in out):
-                out = {k[len(prefix):]: v for k, v in out.items()}
-                changed = True
-        if not changed:
-            break
-    return out
-
-
-def load_state(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], *, source: str = "checkpoint") -> None:
-    """Load weights, tolerating prefixes; a clear error naming keys for a real mismatch."""
-    expected = model.state_dict()
-    state = strip_prefixes(state_dict, expected)
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    shapes = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"missing keys {missing}")
-        if unexpected:
-            parts.append(f"unexpected keys {unexpected}")
-        if shapes:
-            parts.append("shape mismatch " + ", ".join(
-                f"{k}: model {tuple(expected[k].shape)} vs {tuple(state[k].shape)}" for k in shapes))
-        raise CheckpointMismatchError(
-            f"{source} does not fit the {type(model).__name__} model: " + "; ".join(parts)
-            + " (was it trained with a different architecture, size or element list?)"
-        )
-    model.load_state_dict(state)
-
-
-def read_checkpoint(path) -> Dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    # weights_only=False: the checkpoint holds RNG states (numpy arrays, tuples), and it is our own file
-    ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
-    if not isinstance(ckpt, dict) or "model_config" not in ckpt or "state_dict" not in ckpt:
-        raise ValueError(f"{path} is not a pair_student checkpoint (needs model_config and state_dict)")
-    return ckpt
-
-
-def load_checkpoint_model(path, *, raw: bool = False) -> Tuple[torch.nn.Module, Dict[str, Any]]:
-    """``(model, metadata)`` of a checkpoint, in eval mode, float64, on CPU.
-
-    The model is rebuilt with :func:`pair_student.models.build_student` from ``model_config``
-    and loaded with the deployable (EMA) weights, or the raw optimizer weights with ``raw``.
-    """
-    from ..models import build_student
-
-    ckpt = read_checkpoint(path)
-    model = build_student(ckpt["model_config"])
-    state = ckpt["train_state_dict"] if raw and "train_state_dict" in ckpt else ckpt["state_dict"]
-    load_state(model, state, source=str(path))
-    model = model.double().eval()
-    return model, dict(ckpt.get("metadata") or {})
+    return Path(path)
 
 
 def rng_state() -> Dict[str, Any]:

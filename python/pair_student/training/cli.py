@@ -1,13 +1,14 @@
-"""``pair-student train``: train one student on a labelled extxyz dataset and export it.
+"""``pair-student train``: train one student on a labelled extxyz dataset, up to a checkpoint.
 
 Usage::
 
     pair-student train DATASET --out DIR [--size tiny] [--epochs 200] [--max-time 600] ...
     torchrun --nproc_per_node 2 -m pair_student.training.cli DATASET --out DIR ...   # data parallel
 
-Writes ``DIR/<name>_checkpoint.pt`` every epoch (a rerun resumes from it), then
-``DIR/<name>_model_traced.pt`` (float64 TorchScript, metadata and provenance) and
-``DIR/<name>_summary.json`` (test metrics, history).
+Writes ``DIR/<name>_checkpoint.pt`` every epoch (a rerun resumes from it; the last one carries
+the provenance a student file needs) and ``DIR/<name>_summary.json`` (test metrics, history).
+``pair-student export DIR/<name>_checkpoint.pt --out DIR/<name>_model_traced.pt`` makes the
+student file; ``pair-student distill`` does both.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import json
 import shlex
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 from .trainer import TrainConfig, train
@@ -79,7 +81,9 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student train") -> 
         print(f"{cfg.name}: {summary.get('params')} params, {summary['epochs_done']} epochs ({summary['stopped']}), "
               f"{summary['test_split']} force R2 {m['force_r2']:.4f} RMSE {m['force_rmse']:.4f} eV/A "
               f"MAE {m['force_mae']:.4f} angle {m['force_angle_mean_deg']:.2f} deg, "
-              f"energy MAE {m['energy_mae_per_atom'] * 1000:.2f} meV/atom -> {summary.get('model')}")
+              f"energy MAE {m['energy_mae_per_atom'] * 1000:.2f} meV/atom -> {summary['checkpoint']}")
+        student = Path(cfg.out) / f"{cfg.name}_model_traced.pt"
+        print(f"student file: pair-student export {shlex.quote(summary['checkpoint'])} --out {shlex.quote(str(student))}")
     return 0
 
 

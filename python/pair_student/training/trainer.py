@@ -5,7 +5,8 @@ Loss per batch (teacher labels, eV / Angstrom)::
     w_E mean_b ((E_b - E*_b) / n_b)^2  +  w_F mean_(atoms, xyz) (F - F*)^2  +  w_S mean_(periodic b) (S - S*)^2
 
 Forces and stresses come from the model's ``edge_grad`` with :func:`pair_student.graph.edge_forces`
-/ ``edge_virials`` (the pair style's algebra). float32 training, float64 export.
+/ ``edge_virials`` (the pair style's algebra). float32 training; the checkpoint's deployable
+weights are exported (float64) by :mod:`pair_student.export`, the next stage.
 
 Data parallel: under ``torchrun`` every rank builds the same global batch (same seeded shuffle)
 and takes every ``world``-th structure of it; losses are normalised by the *global* counts and
@@ -32,7 +33,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 
-from ..analysis.metrics import MIN_FORCE_FOR_ANGLE, angular_error_deg, r2_score
+from ..scores import MIN_FORCE_FOR_ANGLE, angular_error_deg, r2_score
 from ..models import build_student
 from . import checkpoint as ck
 from .data import collate, fit_shifts, force_rms, frames_to_graphs, mean_neighbors, predict, read_frames
@@ -42,7 +43,7 @@ from .data import collate, fit_shifts, force_rms, frames_to_graphs, mean_neighbo
 class TrainConfig:
     dataset: str
     out: str
-    name: str = "student"  # export file is <out>/<name>_model_traced.pt
+    name: str = "student"  # files are <out>/<name>_checkpoint.pt and <name>_summary.json
     architecture: str = "local"
     preset: Optional[str] = "tiny"
     model_kwargs: Dict[str, Any] = field(default_factory=dict)
@@ -71,7 +72,6 @@ class TrainConfig:
     resume: bool = True
     device: str = "cpu"
     progress: bool = True
-    export: bool = True
     teacher: Optional[str] = None  # provenance only; read from the dataset when absent
     command: Optional[str] = None
 
@@ -348,8 +348,10 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         summary["metrics"] = evaluate_graphs(final, test, dtype=torch.float64)
         summary["val_metrics"] = evaluate_graphs(final, graphs["val"], dtype=torch.float64)
         summary["params"] = sum(p.numel() for p in final.parameters())
-        if cfg.export:
-            summary["model"] = str(export_model(final, cfg, metadata, teacher, summary))
+        # the provenance a student file exported from this checkpoint carries
+        checkpoint = make_checkpoint()
+        checkpoint["metadata"]["provenance"] = provenance(cfg, teacher, summary)
+        ck.save_checkpoint(checkpoint, ckpt_path)
         (out / f"{cfg.name}_summary.json").write_text(json.dumps({**summary, "history": state["history"]}, indent=1, default=str))
     return summary
 
@@ -363,12 +365,9 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
-def export_model(model, cfg: TrainConfig, metadata: Dict[str, Any], teacher, summary) -> Path:
-    """The float64 best (EMA) model with its provenance, through :func:`pair_student.export.export`:
-    verified, and with radial tables for the pair style's native kernel where it is a local student."""
-    from ..export import export
-
-    provenance = {
+def provenance(cfg: TrainConfig, teacher, summary: Dict[str, Any]) -> Dict[str, Any]:
+    """How the model was made: dataset (path and hash), teacher, recipe and held-out metrics."""
+    return {
         "teacher": teacher, "dataset": str(cfg.dataset), "seed": cfg.seed, "size": cfg.name,
         # the path alone says little once the model travels; `sha256sum` tells whether a file is that dataset
         "dataset_sha256": file_sha256(cfg.dataset),
@@ -377,5 +376,3 @@ def export_model(model, cfg: TrainConfig, metadata: Dict[str, Any], teacher, sum
         "epochs": summary.get("epochs_done"), "best_epoch": summary.get("best_epoch"),
         "command": cfg.command or " ".join(shlex.quote(a) for a in sys.argv),
     }
-    path = Path(cfg.out) / f"{cfg.name}_model_traced.pt"
-    return export(model.double().eval(), out=path, metadata={**metadata, "provenance": provenance})

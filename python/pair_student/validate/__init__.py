@@ -1,23 +1,10 @@
-"""``pair-student validate``: run the same LAMMPS inputs with the teacher and with each student,
-compare what comes out, and give a verdict.
-
-Without arguments it validates the shipped demo students of every demo system against the
-default teacher (SevenNet-0) with short minimize, NVE and NVT runs. With arguments::
-
-    pair-student validate --teacher sw-si --students a.pt b.pt --structure si --out report/
-    pair-student validate --teacher student:ref.pt --students ref.pt --structure cell.extxyz
-    pair-student validate --input nvt=my_nvt.in --threshold force_r2_min=0.9 ...
-
-A Python teacher runs inside LAMMPS through ``fix external`` (one MPI rank); a classical
-teacher (``sw-si``, ``sw-gan``, ``tersoff-gan``) as its own pair style. The report folder gets
-``report.json``, ``report.md`` and PNG plots; the exit code is 0 when every student passes,
-1 when one fails, 2 when the validation itself could not run (missing file, teacher, LAMMPS).
-"""
+"""Teacher and students on the same LAMMPS inputs: each run, what comes out compared, and a
+verdict (``pair-student validate`` is :mod:`.cli`). A Python teacher runs inside LAMMPS
+through ``fix external`` (one MPI rank); a classical teacher (``sw-si``, ``sw-gan``,
+``tersoff-gan``) as its own pair style."""
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
@@ -29,7 +16,6 @@ from .runs import INPUTS_DIR, PROTOCOLS, Model, Run, check_input, classical_teac
 from .teacher_fix import student_lines
 
 DEFAULT_PROTOCOLS = ("minimize", "nve", "nvt")
-DEMO_BY_ELEMENTS = {("Si",): "si", ("Ga", "N"): "gan", ("C", "H", "O"): "ethanol"}
 
 
 class ValidationError(RuntimeError):
@@ -151,7 +137,7 @@ def validate_system(
         progress: show tqdm bars.
     """
     from ..calculator import StudentCalculator
-    from ..plugin import lmp_executable, plugin_path
+    from ..runtime.plugin import lmp_executable, plugin_path
 
     try:
         lmp_executable()
@@ -279,94 +265,4 @@ def write_report(*, out: str | Path, systems: List[Dict[str, object]], threshold
     return full
 
 
-def _parse_inputs(items: Sequence[str]) -> Dict[str, str]:
-    inputs = {}
-    for item in items:
-        kind, sep, path = item.partition("=")
-        if not sep:
-            path, kind = item, Path(item).stem
-        if kind not in PROTOCOLS:
-            raise ValidationError(f"cannot tell which protocol {item!r} is: name it KIND=FILE with KIND one of {', '.join(PROTOCOLS)}")
-        inputs[kind] = path
-    return inputs
-
-
-def _jobs(args) -> List[dict]:
-    """(system, students, structure) to validate, from the arguments or the shipped students."""
-    if args.students:
-        structure = args.structure
-        if structure is None:
-            from ..contract import read_metadata
-
-            if not Path(args.students[0]).is_file():
-                raise ValidationError(f"student model file {args.students[0]!r} does not exist")
-            key = tuple(sorted(read_metadata(args.students[0])["elements"]))
-            structure = DEMO_BY_ELEMENTS.get(key)
-            if structure is None:
-                raise ValidationError(f"no demo structure for elements {list(key)}: give --structure FILE")
-        return [{"system": None, "students": args.students, "structure": structure}]
-    from ..shipped import shipped_models
-
-    shipped = shipped_models()
-    if not shipped:
-        raise ValidationError("no shipped demo students found (pair_student/demo/<system>/*_model_traced.pt); "
-                              "pass your own with --students A.pt B.pt --structure FILE")
-    if args.structure:
-        shipped = {k: v for k, v in shipped.items() if k == args.structure}
-    return [{"system": s, "students": list(sizes.values()), "structure": s} for s, sizes in shipped.items()]
-
-
-def main(argv: Optional[List[str]] = None, prog: str = "pair-student validate") -> int:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="thresholds (NAME: default, meaning):\n" + "\n".join(
-                                         f"  {k}: {v[0]}  {v[1]}" for k, v in compare.THRESHOLDS.items()))
-    parser.add_argument("--teacher", default="sevennet",
-                        help="teacher registry name (sevennet, sw-si, sw-gan, tersoff-gan, orb names) or student:FILE.pt")
-    parser.add_argument("--students", nargs="+", help="student .pt files (default: the shipped demo students)")
-    parser.add_argument("--structure", help="structure file or demo name si|gan|ethanol (default: from the students)")
-    parser.add_argument("--input", nargs="+", default=[], metavar="[KIND=]FILE",
-                        help="LAMMPS inputs to run instead of the shipped ones; KIND is minimize|nve|nvt|npt "
-                        "(taken from the file name when it is one of them)")
-    parser.add_argument("--protocols", nargs="+", default=list(DEFAULT_PROTOCOLS), choices=PROTOCOLS,
-                        help="shipped inputs to run (default: minimize nve nvt)")
-    parser.add_argument("--steps", type=int, default=50,
-                        help="MD steps per run (default 50: the teacher costs ~5-20 ms/atom/step on a CPU)")
-    parser.add_argument("--min-steps", type=int, default=40, help="maximum minimiser iterations (default 40)")
-    parser.add_argument("--temp", type=float, default=300.0, help="temperature in K (default 300)")
-    parser.add_argument("--dt", type=float, help="timestep in ps (default 0.0005 with H, else 0.001)")
-    parser.add_argument("--seed", type=int, default=4928459, help="velocity seed shared by all runs")
-    parser.add_argument("-np", "--np", dest="nprocs", type=int, default=1, help="MPI ranks for student runs")
-    parser.add_argument("--device", default="cpu", help="device for the Python teacher and static evaluation")
-    parser.add_argument("--thresholds", help="JSON file {name: value} overriding default thresholds")
-    parser.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
-                        help="override one threshold (repeatable); VALUE none switches the check off")
-    parser.add_argument("--out", default="validate_report", help="report folder (default ./validate_report)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    args = parser.parse_args(argv)
-
-    start = time.perf_counter()
-    try:
-        thresholds = compare.load_thresholds(path=args.thresholds, overrides=args.threshold)
-        inputs = _parse_inputs(args.input) if args.input else None
-        systems = []
-        for job in _jobs(args):
-            systems.append(validate_system(
-                teacher=args.teacher, students=job["students"], structure=job["structure"], system=job["system"],
-                out=args.out, protocols=args.protocols, inputs=inputs, steps=args.steps, min_steps=args.min_steps,
-                temp=args.temp, dt=args.dt, seed=args.seed, nprocs=args.nprocs, device=args.device,
-                thresholds=thresholds, progress=not args.no_progress))
-    except (ValidationError, ValueError, FileNotFoundError) as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 2
-    full = write_report(out=args.out, systems=systems, thresholds=thresholds, wall=time.perf_counter() - start,
-                        settings={k: v for k, v in vars(args).items()})
-    print(full["table"])
-    failures = report.print_failures(full["results"])
-    if failures:
-        print(failures)
-    print(f"{'PASS' if full['passed'] else 'FAIL'} in {full['wall_s']:.0f} s; report: {Path(args.out) / 'report.md'}")
-    return 0 if full["passed"] else 1
-
-
-__all__ = ["main", "validate_system", "write_report", "teacher_model", "ValidationError"]
+__all__ = ["validate_system", "write_report", "teacher_model", "ValidationError"]

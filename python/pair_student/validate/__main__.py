@@ -1,7 +1,7 @@
-"""``python -m pair_student.validate``: see :mod:`pair_student.validate`."""
+"""``python -m pair_student.validate``: see :mod:`pair_student.validate.cli`."""
 
 import sys
 
-from . import main
+from .cli import main
 
 sys.exit(main(prog="python -m pair_student.validate"))

@@ -65,7 +65,7 @@ def load_thresholds(*, path: Optional[str] = None, overrides: Sequence[str] = ()
 
 
 def _force_metrics(pred: np.ndarray, ref: np.ndarray) -> Dict[str, float]:
-    from ..analysis.metrics import MIN_FORCE_FOR_ANGLE, angular_error_deg, r2_score
+    from ..scores import MIN_FORCE_FOR_ANGLE, angular_error_deg, r2_score
 
     pred, ref = np.asarray(pred, float).reshape(-1, 3), np.asarray(ref, float).reshape(-1, 3)
     diff = pred - ref

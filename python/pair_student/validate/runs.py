@@ -22,7 +22,7 @@ import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers
 
-from ..lammps_runner import read_thermo, run_lammps
+from ..runtime.runner import read_thermo, run_lammps
 from .teacher_fix import TeacherFix, classical_lines, python_teacher_lines, run_inprocess, split_at_potential
 
 INPUTS_DIR = Path(__file__).resolve().parent.parent / "inputs"

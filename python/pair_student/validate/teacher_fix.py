@@ -182,7 +182,7 @@ def run_inprocess(
     callback is registered, the rest. Returns ``{"returncode", "error"}``; LAMMPS errors are
     caught and reported, never raised, like :func:`pair_student.lammps_runner.run_lammps`.
     """
-    from ..plugin import open_lammps
+    from ..runtime.plugin import open_lammps
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)

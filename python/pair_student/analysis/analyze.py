@@ -1,26 +1,16 @@
-"""``pair-student analyze``: per-atom force analysis of students against the teacher.
+"""Per-atom force analysis of students against the teacher on the same frames (the
+``pair-student analyze`` command is :mod:`.cli`).
 
-Usage::
-
-    pair-student analyze --students tiny_traced.pt ultra-tiny_traced.pt --frames test.extxyz \\
-        [--teacher sevennet] [--out analysis/] [--max-frames N] [--no-html]
-    python -m pair_student.analyze ...
-
-For every student, on the same frames: force R² (overall, x/y/z), RMSE, MAE, |F| correlation,
-angular error (mean, median, histogram), per-element statistics, error distribution and
-percentiles, energy error per atom and stress error on periodic frames. Teacher labels come
-from the frames when they carry energy and forces (a labelled dataset); otherwise the teacher
-(``--teacher`` name, or in Python any ASE calculator) computes them. Frames are streamed and
-only running sums, fixed-bin histograms and fixed-size reservoir samples are kept, so memory
-does not grow with the number of frames.
-
-Writes to ``--out``: ``<student>.png`` (12-panel figure), ``metrics.json`` (schema:
-:data:`pair_student.analysis.schema.SCHEMA`), ``card.md`` and ``card.html``.
+For every student: force R² (overall, x/y/z), RMSE, MAE, |F| correlation, angular error (mean,
+median, histogram), per-element statistics, error distribution and percentiles, energy error
+per atom and stress error on periodic frames. Teacher labels come from the frames when they
+carry energy and forces (a labelled dataset); otherwise the teacher (a name, or any ASE
+calculator) computes them. Frames are streamed and only running sums, fixed-bin histograms and
+fixed-size reservoir samples are kept, so memory does not grow with the number of frames.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -31,12 +21,13 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import numpy as np
 import torch
 
-from .analysis.card import write_card
-from .analysis.figures import plot_student
-from .analysis.metrics import ErrorStats, target_status
-from .analysis.schema import validate
-from .contract import EDGE_INDEX, EDGE_VECTORS, NUM_LOCAL, SPECIES, evaluate, load_student
-from .graph import atoms_to_graph, edge_forces, edge_virials
+from ..contract import EDGE_INDEX, EDGE_VECTORS, NUM_LOCAL, SPECIES, evaluate, load_student
+from ..graph import atoms_to_graph, edge_forces, edge_virials
+from ..registry import target_status
+from .card import write_card
+from .figures import plot_student
+from .metrics import ErrorStats
+from .schema import validate
 
 
 def _resolve_teacher(teacher):
@@ -44,7 +35,7 @@ def _resolve_teacher(teacher):
     if teacher is None:
         return None
     try:
-        from .teachers import get_teacher
+        from ..teachers import get_teacher
     except ImportError:  # teachers not installed: an ASE calculator still works
         get_teacher = None
     if get_teacher is not None:
@@ -67,7 +58,7 @@ class _CalculatorTeacher:
         return {"energy": work.get_potential_energy(), "forces": work.get_forces(), "stress": stress}
 
 
-def _dataset_labels(atoms) -> Optional[Dict]:
+def dataset_labels(atoms) -> Optional[Dict]:
     """Energy/forces/stress stored with a frame (extxyz SinglePointCalculator), or None."""
     results = getattr(atoms.calc, "results", None) or {}
     if "energy" not in results or "forces" not in results:
@@ -179,7 +170,7 @@ def analyze_students(
             break
         if split is not None and atoms.info.get("split") != split:
             continue
-        labels = _dataset_labels(atoms) if teacher is None else None
+        labels = dataset_labels(atoms) if teacher is None else None
         if labels is None:
             if teacher is None:
                 raise ValueError(f"frame {count} carries no energy/forces and no teacher was given")
@@ -219,52 +210,3 @@ def analyze_students(
     else:
         validate(report)
     return report
-
-
-def main(argv: Optional[List[str]] = None, prog: str = "pair-student analyze") -> int:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--students", nargs="+", required=True, help="student .pt files")
-    parser.add_argument("--frames", required=True, help="extxyz frames (labelled or not)")
-    parser.add_argument("--teacher", default=None,
-                        help="teacher name; needed only when the frames carry no energy/forces")
-    parser.add_argument("--out", default="analysis", help="output directory (default: analysis/)")
-    parser.add_argument("--max-frames", type=int, default=None)
-    parser.add_argument("--split", choices=["train", "val", "test"],
-                        help="only the frames of this split of a labelled dataset (e.g. test)")
-    parser.add_argument("--no-html", action="store_true", help="write card.md only")
-    args = parser.parse_args(argv)
-    try:
-        # a dataset's labels are preferred; --teacher is recorded and used for unlabelled frames
-        report = analyze_students(students=args.students, frames=args.frames, teacher=None, out=args.out,
-                                  max_frames=args.max_frames, split=args.split, html=not args.no_html) \
-            if not args.teacher else _analyze_named(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return 2
-    for s in report["students"]:
-        ang = s["angular_error_deg"]["mean"]
-        print(f"{s['name']:<24} force R² {s['force']['r2'] or float('nan'):.4f}  "
-              f"angle {ang if ang is not None else float('nan'):.2f}°  "
-              f"{s['speed']['us_per_atom'] or float('nan'):.2f} µs/atom  {s['target']['status']}")
-    print(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'card.md'}")
-    return 0
-
-
-def _analyze_named(args) -> Dict:
-    """With ``--teacher``: use the dataset's labels when every frame has them (the teacher is
-    only recorded), else compute with the teacher."""
-    from ase.io import iread
-
-    labelled = all(_dataset_labels(a) is not None for a in iread(args.frames))
-    report = analyze_students(students=args.students, frames=args.frames,
-                              teacher=None if labelled else args.teacher, out=args.out,
-                              max_frames=args.max_frames, split=args.split, html=not args.no_html)
-    if labelled:
-        report["teacher"] = args.teacher
-        Path(args.out, "metrics.json").write_text(json.dumps(report, indent=2))
-        write_card(report, args.out, html_too=not args.no_html)
-    return report
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,7 @@ import pytest
 from ase.build import bulk
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from pair_student.plugin import PLUGIN_NAME, plugin_dir
+from pair_student.runtime.plugin import PLUGIN_NAME, plugin_dir
 
 if not (Path(plugin_dir()) / PLUGIN_NAME).is_file():
     pytest.skip("pair_style student plugin is not built; run install.sh", allow_module_level=True)

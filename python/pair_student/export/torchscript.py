@@ -1,46 +1,11 @@
-"""``pair-student export``: a checkpoint to a verified TorchScript or ONNX student file.
-
-Usage::
-
-    pair-student export CHECKPOINT --format torchscript|onnx [--dtype float32|float64]
-                        [--quantize int8|fp16] [--out PATH] [--frames FILE]
-
-* ``torchscript`` writes ``<name>_traced.pt``: what ``pair_style student`` loads (CPU and
-  CUDA) and :class:`pair_student.calculator.StudentCalculator` reads, metadata as extra files
-  (:func:`pair_student.contract.save_student`).
-* ``onnx`` writes ``<name>.onnx`` for onnxruntime, metadata in ``metadata_props`` (same keys
-  as the TorchScript extra files). Inputs ``species`` int64 (num_nodes,), ``edge_index`` int64
-  (2, num_edges), ``edge_vectors`` float (num_edges, 3), ``num_local`` int64 scalar; outputs
-  ``atom_energy`` (num_local,) and ``edge_grad`` (num_edges, 3) = dE/d edge_vectors. The
-  backward pass is an explicit part of the graph (see :mod:`pair_student.export_onnx`,
-  ``docs/onnx.md``).
-
-Every file is verified before it is reported written: its per-atom energies, edge gradients
-and forces on sample frames (``--frames``, or a rattled periodic cell of the model's elements
-and a small cluster, once with all atoms local and once with part of them as ghosts) must
-match the eager model; otherwise the command fails and leaves no file behind.
-
-A local student is tabulated by default (``--table-points``, :mod:`pair_student.models.tabulated`):
-its radial network becomes cubic Hermite tables, which ``pair_style student`` runs in a native
-CPU kernel; the forces change by the tabulation error, ~1e-5 relative at 256 points, which is
-measured on the verification frames, recorded in the provenance, and must stay below 1e-3.
-
-Quantization (``--quantize``) replaces every ``nn.Linear`` by a weight-only int8 (per output
-channel, symmetric) or fp16 copy that is dequantized in ``forward``, so forces stay exact
-gradients of the (quantized) energy. ``torch.ao.quantization.quantize_dynamic`` is not used:
-its ``quantized::linear_dynamic`` has no autograd formula and returns wrong forces silently.
-It only shrinks Linear weights, is slower and costs accuracy, so it is not recommended
-(docs/onnx.md has the numbers); the verifier compares the file against the quantized eager
-model. TorchScript only: the ONNX exporter folds the dequantization back into float weights.
-"""
+"""Exporting a student: loading a checkpoint or student file, tabulating, quantizing, writing
+and verifying the file (``pair-student export`` is :mod:`.cli`)."""
 
 from __future__ import annotations
 
-import argparse
 import functools
 import os
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -49,8 +14,9 @@ import numpy as np
 import torch
 from ase import Atoms
 
-from .contract import EDGE_INDEX, EDGE_VECTORS, NUM_LOCAL, SPECIES, save_student
-from .graph import atoms_to_graph, edge_forces
+from ..atomic import atomic_path
+from ..contract import EDGE_INDEX, EDGE_VECTORS, NUM_LOCAL, SPECIES, save_student
+from ..graph import atoms_to_graph, edge_forces
 
 FORMATS = ("torchscript", "onnx")
 TOLERANCE = {"float64": 1e-10, "float32": 1e-6}
@@ -69,7 +35,7 @@ def load_checkpoint(path: str | os.PathLike) -> Tuple[torch.nn.Module, Dict[str,
     (to re-export an older file, e.g. with radial tables)."""
     if _is_student_file(path):
         return local_student_from_file(path)
-    from .training.checkpoint import load_checkpoint_model
+    from ..models.checkpoint import load_checkpoint_model
 
     return load_checkpoint_model(path)
 
@@ -85,8 +51,8 @@ def _is_student_file(path) -> bool:
 def local_student_from_file(path: str | os.PathLike) -> Tuple[torch.nn.Module, Dict[str, Any]]:
     """The eager float64 :class:`LocalStudent` inside a student ``.pt``, with its metadata; its
     sizes are read off its attributes and stored weights."""
-    from .contract import ContractError, read_metadata
-    from .models import LocalStudent
+    from ..contract import ContractError, read_metadata
+    from ..models import LocalStudent
 
     meta = read_metadata(path)
     scripted = torch.jit.load(str(path), map_location="cpu")
@@ -257,7 +223,7 @@ def compare_outputs(run, reference: torch.nn.Module, graphs, *, tolerance: float
 
 
 def torchscript_runner(path: str | os.PathLike, dtype: torch.dtype):
-    from .contract import ContractError, evaluate, load_student
+    from ..contract import ContractError, evaluate, load_student
 
     try:
         module, _ = load_student(path, dtype=dtype)
@@ -315,8 +281,8 @@ def _output_path(out, name: str, fmt: str) -> Path:
 def _write_onnx(model, graphs, path: Path, metadata: Dict[str, Any]) -> None:
     import onnx
 
-    from .contract import _encode
-    from .export_onnx import export_onnx
+    from ..contract import _encode
+    from .onnx import export_onnx
 
     export_onnx(model, graphs[0], path)
     proto = onnx.load(str(path))
@@ -333,8 +299,8 @@ TABULATION_TOLERANCE = 1e-3
 def _tabulated(model, points: Optional[int], format: str, graphs, meta: Dict[str, Any]):
     """``model``, or its tabulated copy (see ``table_points`` of :func:`export`), with the
     tabulation error on the verification frames recorded in the provenance."""
-    from .models import LocalStudent
-    from .models.tabulated import DEFAULT_POINTS, TabulatedStudent, tabulate
+    from ..models import LocalStudent
+    from ..models.tabulated import DEFAULT_POINTS, TabulatedStudent, tabulate
 
     if isinstance(model, TabulatedStudent) or points == 0:
         return model
@@ -413,54 +379,11 @@ def export(
         meta["provenance"] = provenance
     meta["dtype"] = dtype
     path = _output_path(out, name, format)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # write to a temporary name, verify, then rename: a failed export leaves nothing behind
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
+    # verified before the rename: a failed export leaves nothing behind
+    with atomic_path(path, suffix=path.suffix) as tmp:
         if format == "torchscript":
             save_student(model, tmp, meta)
         else:
-            _write_onnx(model, graphs, Path(tmp), meta)
+            _write_onnx(model, graphs, tmp, meta)
         verify_file(tmp, model, graphs, dtype=dtype)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
-
-
-def main(argv: Optional[List[str]] = None, prog: str = "pair-student export") -> int:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoint", help="training checkpoint to export, or a local student's .pt to re-export")
-    parser.add_argument("--format", choices=FORMATS, default="torchscript")
-    parser.add_argument("--dtype", choices=sorted(TOLERANCE), default="float64")
-    parser.add_argument("--quantize", choices=("int8", "fp16"), default=None,
-                        help="weight-only quantization of Linear layers (smaller, slower; not recommended)")
-    parser.add_argument("--out", default=None, help="output directory or file (.pt/.onnx)")
-    parser.add_argument("--frames", default=None, help="extxyz frames to verify on (default: generated)")
-    parser.add_argument("--table-points", type=int, default=None,
-                        help="intervals of the radial tables of a local student (default 256; 0: keep "
-                             "the radial network, which pair_style student then runs through libtorch)")
-    args = parser.parse_args(argv)
-    frames = None
-    if args.frames:
-        from ase.io import read
-
-        frames = read(args.frames, index=":8")
-    try:
-        path = export(args.checkpoint, format=args.format, dtype=args.dtype, quantize=args.quantize,
-                      out=args.out, frames=frames, table_points=args.table_points)
-    except ExportVerificationError as exc:
-        print(f"{prog}: verification failed, nothing written: {exc}", file=sys.stderr)
-        return 1
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {path} ({path.stat().st_size / 1024:.1f} KiB, {args.format}, {args.dtype}"
-          + (f", {args.quantize}" if args.quantize else "") + ", verified)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
