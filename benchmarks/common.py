@@ -1,6 +1,6 @@
-"""Shared pieces of the benchmark: the systems, the potential description every part of the
-benchmark understands, LAMMPS data files from ASE frames, and an ``lmp`` runner that also
-measures the child's peak memory.
+"""Shared pieces of the benchmark: where the checkout keeps its outputs, the potential
+description every part of the benchmark understands, LAMMPS data files from ASE frames, and an
+``lmp`` runner that also measures the child's peak memory.
 
 A :class:`Potential` is only what LAMMPS needs: the ``pair_style`` and ``pair_coeff`` lines and
 the element of each atom type. Students, peers and classical potentials are all run through
@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import re
 import subprocess
 import time
@@ -23,20 +24,18 @@ import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 
-from ..plugin import lammps_env, lmp_command
+from pair_student.atomic import atomic_write_text
+from pair_student.runtime.plugin import lammps_env, lmp_command
 
-#: demo system -> elements (LAMMPS type order), classical potentials (speed floor), dataset
-SYSTEMS: Dict[str, Dict[str, object]] = {
-    "si": {"elements": ["Si"], "classical": ["sw-si"]},
-    "gan": {"elements": ["Ga", "N"], "classical": ["sw-gan", "tersoff-gan"]},
-    "ethanol": {"elements": ["C", "H", "O"], "classical": []},
-}
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "out"
+"""The checkout's ``out/`` (ignored by git): datasets, trained students, the DeePMD venv and,
+by default, every result the harness writes."""
+
 
 def cpu_name() -> str:
     """The CPU's model name (``/proc/cpuinfo``), or the architecture where there is none: timings
     depend on it more than on anything else (MKL, for one, runs slower code on AMD CPUs)."""
-    import platform
-
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -107,8 +106,6 @@ def fit_once(folder: Path, key: Dict[str, object], fit: Callable[[], Potential])
         if saved.get("key") == digest and not pot.missing_files():
             pot.info = {**pot.info, "reused_fit": str(record)}
             return pot
-    from ..data.label import atomic_write_text
-
     pot = fit()
     record.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(record, json.dumps({"key": digest, "potential": pot.to_json()}, indent=1, default=str))
@@ -154,6 +151,9 @@ def write_data(path: Path, atoms: Atoms, elements: Sequence[str]) -> np.ndarray:
     lines += [f"{i + 1} {t} {x:.12f} {y:.12f} {z:.12f}" for i, (t, (x, y, z)) in enumerate(zip(types, pos))]
     Path(path).write_text("\n".join(lines) + "\n")
     return q
+
+
+TIME = "/usr/bin/time"
 
 
 @dataclass
@@ -204,7 +204,6 @@ def run_lmp(script: str, workdir: Path, nprocs: int = 1, timeout: float = 1800) 
     return Run(returncode, output, wall, rss)
 
 
-TIME = "/usr/bin/time"
 LOOP = re.compile(r"Loop time of ([\d.eE+-]+) on (\d+) procs for (\d+) steps with (\d+) atoms")
 
 
@@ -227,3 +226,11 @@ def lammps_memory_mb(output: str) -> Optional[float]:
     """LAMMPS' own estimate (max over ranks) of its per-rank memory, of the last run."""
     rows = re.findall(r"Per MPI rank memory allocation \(min/avg/max\) = [\d.]+ \| [\d.]+ \| ([\d.]+) Mbytes", output)
     return float(rows[-1]) if rows else None
+
+
+def plugin_split_ms(output: str) -> Dict[str, float]:
+    """The ``pair_style student`` plugin's own timing line of the last run: model call vs graph
+    build + force scatter, ms per call on rank 0."""
+    line = [x for x in output.splitlines() if x.startswith("pair_style student timing:")][-1]
+    match = re.search(r"model ([\d.e+-]+) ms/call, graph build and force scatter ([\d.e+-]+) ms/call", line)
+    return {"model_ms": float(match.group(1)), "glue_ms": float(match.group(2))}

@@ -11,14 +11,14 @@ from typing import Dict, List, Sequence
 import numpy as np
 from ase import Atoms
 
-from ..analysis.metrics import Moments
+from pair_student.analysis.metrics import Moments
+from pair_student.runtime.plugin import open_lammps
+
 from .common import Potential, prepare_frame, write_data
 
 
 def lammps_forces(potential: Potential, frames: Sequence[Atoms], workdir: Path | None = None) -> List[Dict[str, object]]:
     """Energy and forces (in the frames' own axes) of ``potential`` on each frame."""
-    from ..plugin import open_lammps
-
     lmp = open_lammps()
     results = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:

@@ -8,8 +8,8 @@ the speed of the whole machine drifts between those minutes (SW on Si has measur
 carries that drift. Here each round gives a ratio of neighbours in time; the table reports
 the median over rounds and the ratio of the best times.
 
-    python -m pair_student.bench.floor --system si --rounds 5 --out bench_results/floor \
-        [--peer-fits bench_results/si/uf3/fit.json ...]
+    python -m benchmarks.floor --system si --rounds 5 [--out out/bench/floor] \
+        [--peer-fits out/bench/si/uf3/fit.json ...]
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ import argparse
 import json
 import statistics
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
-from . import classical_potentials, student_potentials
-from .common import SYSTEMS, Potential
+from pair_student.registry import DEMO_NAMES, DEMO_SYSTEMS
+
+from .common import OUT, Potential
+from .potentials import CLASSICAL, classical_potentials, student_potentials
 from .speed import supercell, time_potential
 
 
@@ -30,7 +32,7 @@ def interleaved(system: str, natoms: int, rounds: int, out: Path, target_s: floa
     """Time the classical potentials, ``peers`` (fitted potentials, e.g. from a benchmark's
     ``fit.json``) and the ``dtype`` native students of ``system`` in ``rounds`` alternating
     rounds; ratios student / reference per round, for every classical and peer reference."""
-    elements = list(SYSTEMS[system]["elements"])
+    elements = list(DEMO_SYSTEMS[system].elements)
     floors = classical_potentials(system)
     if not floors:
         raise ValueError(f"{system} has no classical potential in LAMMPS' potentials folder to compare against")
@@ -68,14 +70,14 @@ def markdown(result: Dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pair_student.bench.floor", description=__doc__.splitlines()[0])
-    parser.add_argument("--system", default="si", choices=[s for s, v in SYSTEMS.items() if v["classical"]])
+def main(argv: Optional[List[str]] = None, prog: str = "python -m benchmarks.floor") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser.add_argument("--system", default="si", choices=[s for s in DEMO_NAMES if CLASSICAL[s]])
     parser.add_argument("--natoms", type=int, default=10000, help="about this many atoms (a whole supercell)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--target-s", type=float, default=1.0, help="seconds of each timed run")
-    parser.add_argument("--out", type=Path, default=Path("bench_results") / "floor")
+    parser.add_argument("--out", type=Path, default=OUT / "bench" / "floor")
     parser.add_argument("--peer-fits", type=Path, nargs="*", default=[],
                         help="fit.json files of a benchmark's peer fits to time in the same rounds")
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """What message passing costs under MPI: one ghost shell (a local student) against two.
 
-``python -m pair_student.bench.locality [--natoms 8000] [--ranks 1 2]`` runs the same
+``python -m benchmarks.locality [--natoms 8000] [--ranks 1 2]`` runs the same
 analytic reference student with ``num_layers`` 1 and 2 (identical per-edge work per layer, so
 the difference is the depth of the ghost shell that every rank must hold and evaluate) on a
 diamond-Si supercell in ``lmp``, and reads LAMMPS' ghost-atom count and loop time. A
@@ -19,11 +19,12 @@ from typing import Dict, List, Optional
 
 from ase.io import write
 
-from ..contract import save_student
-from ..lammps_runner import run_lammps
-from ..models import ReferenceStudent
-from .common import loop_time
-from .overhead import SCRIPT, plugin_split_ms
+from pair_student.contract import save_student
+from pair_student.models import ReferenceStudent
+from pair_student.runtime.runner import run_lammps
+
+from .common import OUT, loop_time, plugin_split_ms
+from .overhead import SCRIPT
 from .speed import supercell
 
 
@@ -40,13 +41,13 @@ def measure(model: Path, atoms, ranks: int, workdir: Path, steps: int) -> Dict[s
             "ms_per_step": 1e3 * loop["loop_s"] / loop["steps"], "model_ms": split["model_ms"]}
 
 
-def main(argv: Optional[List[str]] = None, prog: str = "python -m pair_student.bench.locality") -> int:
+def main(argv: Optional[List[str]] = None, prog: str = "python -m benchmarks.locality") -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--natoms", type=int, default=8000)
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--cutoff", type=float, default=5.0)
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--out", type=Path, default=Path("bench_locality"))
+    parser.add_argument("--out", type=Path, default=OUT / "bench" / "locality")
     args = parser.parse_args(argv)
     atoms = supercell("si", args.natoms)
     rows: List[Dict[str, float]] = []

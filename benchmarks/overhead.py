@@ -1,7 +1,7 @@
 """Pair-style overhead: time ``pair_style student`` spends beyond the model's own
 forward+backward on the same graph.
 
-``python -m pair_student.bench.overhead [--model M.pt] [--sizes 1000 10000]`` runs ``lmp``
+``python -m benchmarks.overhead [--model M.pt] [--sizes 1000 10000]`` runs ``lmp``
 and reads the plugin's own end-of-run timing line (model call vs graph build and force
 scatter, on the identical graph), next to the ``Pair`` time of LAMMPS' breakdown and the
 same model called from Python on the structure's graph (no ghost atoms) for comparison.
@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import numpy as np
 import torch
 from ase.build import bulk
 from ase.io import write
 
-from ..contract import EDGE_INDEX, EDGE_VECTORS, SPECIES, load_student, read_metadata, save_student
-from ..graph import atoms_to_graph
-from ..lammps_runner import run_lammps
-from ..models import ReferenceStudent
+from pair_student.contract import EDGE_INDEX, EDGE_VECTORS, SPECIES, load_student, read_metadata, save_student
+from pair_student.graph import atoms_to_graph
+from pair_student.models import ReferenceStudent
+from pair_student.runtime.runner import run_lammps
+
+from .common import OUT, plugin_split_ms
 
 SCRIPT = """
 units metal
@@ -46,13 +46,6 @@ def pair_seconds_per_step(output: str, steps: int) -> float:
     """Average ``Pair`` time per step of the last run in a LAMMPS log."""
     lines = [line for line in output.splitlines() if line.startswith("Pair ")]
     return float(lines[-1].split("|")[2]) / steps
-
-
-def plugin_split_ms(output: str) -> Dict[str, float]:
-    """The plugin's own timing line of the last run: model call vs graph build + scatter."""
-    line = [x for x in output.splitlines() if x.startswith("pair_style student timing:")][-1]
-    match = re.search(r"model ([\d.e+-]+) ms/call, graph build and force scatter ([\d.e+-]+) ms/call", line)
-    return {"model_ms": float(match.group(1)), "glue_ms": float(match.group(2))}
 
 
 def model_seconds_per_call(model_path: Path, atoms, repeats: int) -> float:
@@ -87,12 +80,12 @@ def measure(model_path: Path, natoms: int, workdir: Path, steps: int) -> Dict[st
             "python_model_ms": 1e3 * bare}
 
 
-def main(argv: Optional[List[str]] = None, prog: str = "python -m pair_student.bench.overhead") -> int:
+def main(argv: Optional[List[str]] = None, prog: str = "python -m benchmarks.overhead") -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="student .pt (default: the analytic reference student, Si)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--out", type=Path, default=Path("bench_overhead"))
+    parser.add_argument("--out", type=Path, default=OUT / "bench" / "overhead")
     args = parser.parse_args(argv)
     model = args.model
     if model is None:

@@ -1,5 +1,5 @@
 """Where a student's time goes in LAMMPS, per torch thread count and dtype:
-``python -m pair_student.bench.profile [--model M.pt] [--natoms 10000] [--threads 1 2]``.
+``python -m benchmarks.profile [--model M.pt] [--natoms 10000] [--threads 1 2]``.
 
 Each run is the benchmark's NVE timing (:func:`.speed.time_potential`) with
 ``pair_style student FILE dtype D threads T``; the split into model call vs graph build and
@@ -16,6 +16,17 @@ import argparse
 import time
 from pathlib import Path
 from typing import List, Optional, Tuple
+
+import torch
+
+from pair_student.contract import read_metadata, save_student
+from pair_student.models import ReferenceStudent
+from pair_student.models.tabulated import is_tabulated
+from pair_student.registry import DEMO_NAMES
+
+from .common import OUT, Potential
+from .report import fmt
+from .speed import supercell, time_potential
 
 # atoms per readout block in the native kernel (BLOCK in pair_student/student_native.cpp)
 KERNEL_BLOCK = 128
@@ -38,10 +49,6 @@ def gemm_shapes(model, block: int = KERNEL_BLOCK) -> List[Tuple[int, int, int]]:
 def blas_products_us(model_path: Path, dtype: str, block: int = KERNEL_BLOCK, min_s: float = 0.3) -> Optional[float]:
     """µs per atom of the native kernel's matrix products alone (see :func:`gemm_shapes`),
     or None for a model the native kernel does not run."""
-    import torch
-
-    from ..models.tabulated import is_tabulated
-
     model = torch.jit.load(str(model_path), map_location="cpu")
     # the native kernel's own rule (NativeKernel::supports): tabulated, readout not quantized
     if not (is_tabulated(model) and hasattr(model.readout_in, "weight")):
@@ -64,21 +71,15 @@ def blas_products_us(model_path: Path, dtype: str, block: int = KERNEL_BLOCK, mi
         torch.set_num_threads(threads)
 
 
-def main(argv: Optional[List[str]] = None, prog: str = "python -m pair_student.bench.profile") -> int:
-    from ..contract import read_metadata, save_student
-    from ..models import ReferenceStudent
-    from .common import Potential
-    from .report import _fmt
-    from .speed import supercell, time_potential
-
+def main(argv: Optional[List[str]] = None, prog: str = "python -m benchmarks.profile") -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="student .pt (default: the reference student, Si)")
-    parser.add_argument("--system", default="si", help="demo system whose supercell is run")
+    parser.add_argument("--system", default="si", choices=DEMO_NAMES, help="demo system whose supercell is run")
     parser.add_argument("--natoms", type=int, default=10000)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
     parser.add_argument("--target-s", type=float, default=2.0)
-    parser.add_argument("--out", type=Path, default=Path("bench_profile"))
+    parser.add_argument("--out", type=Path, default=OUT / "bench" / "profile")
     args = parser.parse_args(argv)
     model = args.model or save_student(ReferenceStudent(["Si"], cutoff=4.5), args.out / "reference_si.pt",
                                        {"elements": ["Si"], "cutoff": 4.5})
@@ -94,8 +95,8 @@ def main(argv: Optional[List[str]] = None, prog: str = "python -m pair_student.b
             pot = Potential(f"{dtype} t{threads}", "student", f"student {model.resolve()} dtype {dtype} threads {threads}",
                             [f"* * {' '.join(elements)}"], elements)
             row = time_potential(pot, atoms, args.out / f"{dtype}_t{threads}", target_s=args.target_s)
-            print(f"| {dtype} | {threads} | {_fmt(row['us_per_atom_step'])} | {_fmt(row.get('model_ms'))} | "
-                  f"{_fmt(row.get('glue_ms'))} | {_fmt(row.get('overhead_pct'))} | {_fmt(products)} |", flush=True)
+            print(f"| {dtype} | {threads} | {fmt(row['us_per_atom_step'])} | {fmt(row.get('model_ms'))} | "
+                  f"{fmt(row.get('glue_ms'))} | {fmt(row.get('overhead_pct'))} | {fmt(products)} |", flush=True)
     return 0
 
 

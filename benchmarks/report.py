@@ -1,5 +1,5 @@
 """Benchmark report: Pareto analysis, targets, Markdown tables and the accuracy–speed plot,
-all from the JSON the benchmark writes (``pair-student bench --report-only results.json``
+all from the JSON the benchmark writes (``python -m benchmarks --report-only bench.json``
 rebuilds them)."""
 
 from __future__ import annotations
@@ -8,10 +8,13 @@ import math
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from pair_student.registry import SPEED_TARGETS_VS_SW
+
 from .speed import TEACHER_MIN_ATOMS
 
 
-def _fmt(x, digits: int = 3) -> str:
+def fmt(x, digits: int = 3) -> str:
+    """A table cell: ``digits`` significant figures, a dash for a missing number."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
     if isinstance(x, float):
@@ -62,8 +65,7 @@ def analyse(system: Dict[str, object], pareto_size: int) -> Dict[str, object]:
                "cost_vs_sw": (cost / sw[0]) if sw and cost else None,
                "speedup_vs_teacher": (teacher / cost) if teacher and cost else None,
                "overhead_pct": student_overhead(e, 10000)}
-        size = e.get("size", "")
-        row["sw_target"] = {"ultra-tiny": 10.0, "original": 50.0}.get(size)
+        row["sw_target"] = SPEED_TARGETS_VS_SW.get(e.get("size", ""))
         targets.append(row)
     return {"front": front, "pareto_size": pareto_size, "targets": targets}
 
@@ -79,7 +81,7 @@ def kind_table(potentials) -> list:
     lines = ["", "Force RMSE (eV/Å) by kind of test frame (in brackets: its share of the squared error):", "",
              "| potential | " + " | ".join(f"{k} ({frames[k]} frames)" for k in kinds) + " |", "|---|" + "---|" * len(kinds)]
     for name, by_kind in scored:
-        cells = [f"{_fmt(by_kind[k]['force_rmse'])} ({100 * by_kind[k]['share_of_squared_error']:.0f}%)" if k in by_kind
+        cells = [f"{fmt(by_kind[k]['force_rmse'])} ({100 * by_kind[k]['share_of_squared_error']:.0f}%)" if k in by_kind
                  else "–" for k in kinds]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
@@ -97,65 +99,91 @@ def markdown(results: Dict[str, object]) -> str:
            "Teacher cost: one `teacher.compute` (E, F, stress) called from Python, 1 thread, on the demo "
            f"structure replicated to at least {TEACHER_MIN_ATOMS} atoms.", ""]
     for name, system in results["systems"].items():
-        an = system["analysis"]
-        sizes = sorted({r["natoms"] for e in system["potentials"] for r in e.get("speed", []) if r["nprocs"] == 1})
-        out += [f"## {name}", "", f"CPU: {system.get('cpu', 'not recorded')}. Test frames: {system.get('test_frames', '–')} "
-                f"({system.get('dataset', 'no dataset')}). Pareto cost at ~{an['pareto_size']} atoms.", ""]
-        head = "| potential | kind | force RMSE (eV/Å) | force MAE (eV/Å) | force R² | " + " | ".join(f"µs/atom-step @{n}" for n in sizes)
-        head += " | 2 ranks speedup | peak RSS MB (largest) | marginal KB/atom | on front |"
-        out += [head, "|" + "---|" * (head.count("|") - 1)]
-        for e in system["potentials"]:
-            acc = e.get("accuracy", {})
-            serial = {r["natoms"]: r for r in e.get("speed", []) if r["nprocs"] == 1}
-            mpi = [r for r in e.get("speed", []) if r["nprocs"] == 2]
-            speedup = None
-            if mpi and mpi[0]["natoms"] in serial:
-                speedup = serial[mpi[0]["natoms"]]["loop_s"] / serial[mpi[0]["natoms"]]["steps"] / (
-                    mpi[0]["loop_s"] / mpi[0]["steps"])
-            rows = sorted(serial.values(), key=lambda r: r["natoms"])
-            marginal = None
-            if len(rows) >= 2 and rows[-1]["natoms"] > rows[0]["natoms"]:
-                marginal = 1024 * (rows[-1]["max_rss_mb"] - rows[0]["max_rss_mb"]) / (rows[-1]["natoms"] - rows[0]["natoms"])
-            cells = [e["name"], e["kind"], _fmt(acc.get("force_rmse")), _fmt(acc.get("force_mae")),
-                     _fmt(acc.get("force_r2"), 4)]
-            cells += [_fmt(serial[n]["us_per_atom_step"]) if n in serial else "–" for n in sizes]
-            cells += [_fmt(speedup), _fmt(rows[-1]["max_rss_mb"] if rows else None, 4), _fmt(marginal),
-                      "yes" if e["name"] in an["front"] else ""]
-            out.append("| " + " | ".join(cells) + " |")
-        out += kind_table(system["potentials"])
-        teacher = system.get("teacher")
-        if teacher:
-            out += ["", f"Teacher ({teacher['teacher']}): {_fmt(teacher['us_per_atom_step'])} µs/atom per call "
-                    f"({teacher['natoms']} atoms, {_fmt(teacher['seconds_per_call'])} s/call)."]
-        if an["targets"]:
-            out += ["", "Targets (reported, not asserted):", "",
-                    "| student | no peer faster AND more accurate | cost / SW | SW target | speed-up vs teacher | pair-style overhead % |",
-                    "|---|---|---|---|---|---|"]
-            for t in an["targets"]:
-                front = "yes" if t["on_front_vs_peers"] else "no (" + ", ".join(t["dominated_by"]) + ")"
-                out.append(f"| {t['name']} | {front} | {_fmt(t['cost_vs_sw'])} | "
-                           f"{'≤ %gx' % t['sw_target'] if t['sw_target'] else '–'} | {_fmt(t['speedup_vs_teacher'])} | "
-                           f"{_fmt(t['overhead_pct'])} |")
-        students = [e for e in system["potentials"] if e["kind"] == "student"]
-        if students:
-            out += ["", "Where a student's time goes (plugin's own timing line, rank 0, per call):", "",
-                    "| student | atoms | ranks | model ms | graph build + force scatter ms | overhead % | Pair share of loop |",
-                    "|---|---|---|---|---|---|---|"]
-            for e in students:
-                for r in e.get("speed", []):
-                    if r.get("model_ms") is not None:
-                        out.append(f"| {e['name']} | {r['natoms']} | {r['nprocs']} | {_fmt(r['model_ms'])} | "
-                                   f"{_fmt(r['glue_ms'])} | {_fmt(r['overhead_pct'])} | {_fmt(r['pair_fraction'])} |")
-        fits = [e for e in system["potentials"] if e["kind"] == "peer"]
-        if fits:
-            out += ["", "Peer fits (budget and choice):", ""]
-            for e in fits:
-                info = {k: v for k, v in e["info"].items() if k not in ("search",)}
-                out.append(f"- {e['name']}: " + ", ".join(f"{k}={_fmt(v) if isinstance(v, float) else v}" for k, v in info.items()))
-        out.append("")
+        out += system_section(name, system)
     for note in results.get("notes", []):
         out.append(f"- {note}")
     return "\n".join(out) + "\n"
+
+
+def system_section(name: str, system: Dict[str, object]) -> List[str]:
+    an = system["analysis"]
+    out = [f"## {name}", "", f"CPU: {system.get('cpu', 'not recorded')}. Test frames: {system.get('test_frames', '–')} "
+           f"({system.get('dataset', 'no dataset')}). Pareto cost at ~{an['pareto_size']} atoms.", ""]
+    out += potential_table(system["potentials"], an["front"])
+    out += kind_table(system["potentials"])
+    teacher = system.get("teacher")
+    if teacher:
+        out += ["", f"Teacher ({teacher['teacher']}): {fmt(teacher['us_per_atom_step'])} µs/atom per call "
+                f"({teacher['natoms']} atoms, {fmt(teacher['seconds_per_call'])} s/call)."]
+    out += targets_table(an["targets"])
+    out += time_split_table([e for e in system["potentials"] if e["kind"] == "student"])
+    out += peer_fits([e for e in system["potentials"] if e["kind"] == "peer"])
+    return out + [""]
+
+
+def potential_row(entry: Dict[str, object], sizes: List[int], on_front: bool) -> str:
+    """Accuracy, serial cost per size, 2-rank speed-up and memory of one potential."""
+    acc = entry.get("accuracy", {})
+    serial = {r["natoms"]: r for r in entry.get("speed", []) if r["nprocs"] == 1}
+    mpi = [r for r in entry.get("speed", []) if r["nprocs"] == 2]
+    speedup = None
+    if mpi and mpi[0]["natoms"] in serial:
+        one = serial[mpi[0]["natoms"]]
+        speedup = one["loop_s"] / one["steps"] / (mpi[0]["loop_s"] / mpi[0]["steps"])
+    rows = sorted(serial.values(), key=lambda r: r["natoms"])
+    marginal = None
+    if len(rows) >= 2 and rows[-1]["natoms"] > rows[0]["natoms"]:
+        marginal = 1024 * (rows[-1]["max_rss_mb"] - rows[0]["max_rss_mb"]) / (rows[-1]["natoms"] - rows[0]["natoms"])
+    cells = [entry["name"], entry["kind"], fmt(acc.get("force_rmse")), fmt(acc.get("force_mae")),
+             fmt(acc.get("force_r2"), 4)]
+    cells += [fmt(serial[n]["us_per_atom_step"]) if n in serial else "–" for n in sizes]
+    cells += [fmt(speedup), fmt(rows[-1]["max_rss_mb"] if rows else None, 4), fmt(marginal), "yes" if on_front else ""]
+    return "| " + " | ".join(cells) + " |"
+
+
+def potential_table(potentials, front) -> List[str]:
+    sizes = sorted({r["natoms"] for e in potentials for r in e.get("speed", []) if r["nprocs"] == 1})
+    head = "| potential | kind | force RMSE (eV/Å) | force MAE (eV/Å) | force R² | " + " | ".join(f"µs/atom-step @{n}" for n in sizes)
+    head += " | 2 ranks speedup | peak RSS MB (largest) | marginal KB/atom | on front |"
+    return [head, "|" + "---|" * (head.count("|") - 1)] + [potential_row(e, sizes, e["name"] in front) for e in potentials]
+
+
+def targets_table(targets) -> List[str]:
+    if not targets:
+        return []
+    out = ["", "Targets (reported, not asserted):", "",
+           "| student | no peer faster AND more accurate | cost / SW | SW target | speed-up vs teacher | pair-style overhead % |",
+           "|---|---|---|---|---|---|"]
+    for t in targets:
+        front = "yes" if t["on_front_vs_peers"] else "no (" + ", ".join(t["dominated_by"]) + ")"
+        out.append(f"| {t['name']} | {front} | {fmt(t['cost_vs_sw'])} | "
+                   f"{'≤ %gx' % t['sw_target'] if t['sw_target'] else '–'} | {fmt(t['speedup_vs_teacher'])} | "
+                   f"{fmt(t['overhead_pct'])} |")
+    return out
+
+
+def time_split_table(students) -> List[str]:
+    if not students:
+        return []
+    out = ["", "Where a student's time goes (plugin's own timing line, rank 0, per call):", "",
+           "| student | atoms | ranks | model ms | graph build + force scatter ms | overhead % | Pair share of loop |",
+           "|---|---|---|---|---|---|---|"]
+    for e in students:
+        for r in e.get("speed", []):
+            if r.get("model_ms") is not None:
+                out.append(f"| {e['name']} | {r['natoms']} | {r['nprocs']} | {fmt(r['model_ms'])} | "
+                           f"{fmt(r['glue_ms'])} | {fmt(r['overhead_pct'])} | {fmt(r['pair_fraction'])} |")
+    return out
+
+
+def peer_fits(fits) -> List[str]:
+    if not fits:
+        return []
+    out = ["", "Peer fits (budget and choice):", ""]
+    for e in fits:
+        info = {k: v for k, v in e["info"].items() if k not in ("search",)}
+        out.append(f"- {e['name']}: " + ", ".join(f"{k}={fmt(v) if isinstance(v, float) else v}" for k, v in info.items()))
+    return out
 
 
 def rmse_axis_end(errors: List[float]) -> float:

@@ -3,22 +3,26 @@ teacher's cost per atom.
 
 Cost is LAMMPS' ``Loop time`` of a timed run after a warm-up run, divided by atoms x steps
 (µs per atom-step); the number of steps is chosen from a short calibration run so that each
-timed run lasts about ``target_s`` seconds. Peak memory is the lmp process' max RSS
-(``wait4``), which includes libtorch for the students; LAMMPS' own per-rank estimate is kept
-next to it.
+timed run lasts about ``target_s`` seconds. Peak memory is the lmp process' max RSS (see
+:func:`.common.run_lmp`), which includes libtorch for the students; LAMMPS' own per-rank estimate
+is kept next to it.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
+import torch
 from ase import Atoms
 from ase.build import bulk, molecule
 
-from .common import Potential, lammps_memory_mb, loop_time, run_lmp, section_seconds, write_data
+from pair_student import teachers
+from pair_student.data.structures import demo_structure
+
+from .common import Potential, lammps_memory_mb, loop_time, plugin_split_ms, run_lmp, section_seconds, write_data
 
 SCRIPT = """units metal
 atom_style atomic
@@ -93,8 +97,6 @@ def _row(run, loop, n: int, nprocs: int) -> Dict[str, float]:
     pair = section_seconds(run.output, "Pair")
     split = {}
     if "pair_style student timing:" in run.output:  # the plugin's own model vs glue split (rank 0)
-        from .overhead import plugin_split_ms
-
         part = plugin_split_ms(run.output)
         split = {"model_ms": part["model_ms"], "glue_ms": part["glue_ms"],
                  "overhead_pct": 100 * part["glue_ms"] / part["model_ms"] if part["model_ms"] else None}
@@ -117,11 +119,6 @@ def teacher_cost(system: str, teacher_name: str = "sevennet", natoms: Optional[i
     replicated to at least ``TEACHER_MIN_ATOMS`` (or a supercell of about ``natoms``), called
     directly from Python on one thread: the teacher is not run inside LAMMPS (no fix external),
     which, if anything, flatters it."""
-    import torch
-
-    from ..data.structures import demo_structure
-    from ..teachers import get_teacher
-
     torch.set_num_threads(1)
     if natoms is None:
         atoms = demo_structure(system)
@@ -129,7 +126,8 @@ def teacher_cost(system: str, teacher_name: str = "sevennet", natoms: Optional[i
             atoms = supercell(system, TEACHER_MIN_ATOMS)
     else:
         atoms = supercell(system, natoms)
-    teacher = get_teacher(teacher_name)
+    teacher = teachers.get_teacher(teacher_name)
+
     # every call gets freshly rattled positions: ASE calculators return cached results for
     # unchanged atoms, which would time a dictionary lookup
     def fresh(seed: int) -> Atoms:
@@ -147,3 +145,24 @@ def teacher_cost(system: str, teacher_name: str = "sevennet", natoms: Optional[i
     best = min(times)
     return {"natoms": len(atoms), "seconds_per_call": best, "us_per_atom_step": 1e6 * best / len(atoms),
             "teacher": teacher_name, "threads": 1}
+
+
+def available_mb() -> float:
+    """MemAvailable of this machine in MB (inf where /proc/meminfo is absent)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("inf")
+
+
+def predicted_rss_mb(rows: List[Dict[str, float]], natoms: int) -> Optional[float]:
+    """Peak RSS at ``natoms`` extrapolated linearly from the last two timed sizes: a student's
+    per-edge activations are large, and a run past the machine's memory would be killed."""
+    if len(rows) < 2 or not all(r.get("max_rss_mb") for r in rows[-2:]):
+        return None
+    (n0, m0), (n1, m1) = [(r["natoms"], r["max_rss_mb"]) for r in rows[-2:]]
+    per_atom = (m1 - m0) / (n1 - n0) if n1 != n0 else 0.0
+    return m1 + per_atom * (natoms - n1)

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from pair_student.registry import DEMO_NAMES
+
 # Settings per system: cells stay 9-72 atoms so students train on a 2-core CPU.
 SETTINGS = {
     "si": dict(n_frames=240, temperatures=(300.0, 800.0, 1300.0), pressures=(0.0, 2.0),
@@ -79,7 +81,7 @@ def make(system: str, out_dir: Path, seed: int, teacher) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--systems", default="si,gan,ethanol", help="comma-separated demo systems")
+    parser.add_argument("--systems", default=",".join(DEMO_NAMES), help="comma-separated demo systems")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "out" / "datasets"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--teacher", default="sevennet")
@@ -98,7 +100,7 @@ def main(argv=None) -> int:
         record = make(system.strip(), out_dir, args.seed, teacher)
         print(json.dumps(record), flush=True)
     summary = {}
-    for name in SETTINGS:
+    for name in DEMO_NAMES:
         f = out_dir / f"{name}.json"
         if f.exists():
             summary[name] = json.loads(f.read_text())

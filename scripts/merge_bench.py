@@ -1,4 +1,5 @@
-"""Merge several ``pair-student bench`` runs into one ``bench.json`` (then ``--report-only``).
+"""Merge several benchmark runs (``python -m benchmarks``) into one ``bench.json`` (then
+``python -m benchmarks --report-only``).
 
     python scripts/merge_bench.py OUT.json RUN1/bench.json RUN2/bench.json ...
 
@@ -11,8 +12,8 @@ Settings and notes of every run are kept under ``merged_from``.
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 
@@ -58,16 +59,17 @@ def merge(runs):
     return out
 
 
-def main(argv):
-    if len(argv) < 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    runs = [json.loads(Path(p).read_text()) for p in argv[1:]]
-    Path(argv[0]).parent.mkdir(parents=True, exist_ok=True)
-    Path(argv[0]).write_text(json.dumps(merge(runs), indent=1))
-    print(f"wrote {argv[0]} from {len(runs)} runs")
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path, help="the merged bench.json to write")
+    parser.add_argument("runs", type=Path, nargs="+", help="bench.json of each run, earliest first")
+    args = parser.parse_args(argv)
+    runs = [json.loads(path.read_text()) for path in args.runs]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(merge(runs), indent=1))
+    print(f"wrote {args.out} from {len(runs)} runs")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(main())

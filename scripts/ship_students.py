@@ -19,6 +19,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from pair_student.registry import DEMO_NAMES, SIZES
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "python" / "pair_student" / "demo"
 DOCS = ROOT / "docs" / "students"
@@ -39,7 +41,6 @@ def ship(system: str, runs: Path) -> list:
     from pair_student.analysis import analyze_students
     from pair_student.contract import read_metadata
     from pair_student.data.dataset import dataset_stats
-    from pair_student.registry import SIZES
 
     run = runs / system
     (DEMO / system).mkdir(parents=True, exist_ok=True)
@@ -130,10 +131,8 @@ def write_readme(rows: list) -> Path:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "out" / "distill")
-    parser.add_argument("--systems", default="si,gan,ethanol")
+    parser.add_argument("--systems", default=",".join(DEMO_NAMES))
     args = parser.parse_args(argv)
-    from pair_student.data.structures import DEMO_SYSTEMS
-
     systems = [name.strip() for name in args.systems.split(",")]
     rows = [row for system in systems for row in ship(system, args.runs)]
     # the systems not shipped this time keep their rows from the last record
@@ -141,7 +140,7 @@ def main(argv=None) -> int:
     kept = [r for r in json.loads(record.read_text()) if r["system"] not in systems] if record.is_file() else []
     for r in kept:
         r["num_basis"], r["readout"] = sizes(DEMO / r["system"] / f"{r['size']}_model_traced.pt")
-    order = {name: i for i, name in enumerate(DEMO_SYSTEMS)}
+    order = {name: i for i, name in enumerate(DEMO_NAMES)}
     rows = sorted(kept + rows, key=lambda r: order.get(r["system"], len(order)))
     print(write_readme(rows).read_text())
     return 0

@@ -43,7 +43,10 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from ase import Atoms
 
-from ..common import Potential, prepare_frame
+from pair_student.atomic import atomic_write_text
+
+from ..common import OUT, Potential, prepare_frame
+from ..evaluate import force_errors
 from .deepmd_build import build_plugin
 
 REQUIREMENT = "deepmd-kit[cpu]==3.2.0"  # the cpu extra pins tensorflow-cpu==2.21.0
@@ -53,15 +56,11 @@ _NETWORK: Dict[str, object] = {"rcut": 5.0, "rcut_smth": 0.5, "neuron": [10, 20,
 # 60000 steps as well: 20000 are ~130 epochs of the 527-frame ethanol split, against the students'
 # several hundred, and a larger split should not cost a peer its convergence
 CHOICES: List[Dict[str, object]] = [{**_NETWORK, "steps": steps} for steps in (20000, 60000)]
+# the search is named in the fit's key, so a changed search is fitted anew
+SEARCH: Dict[str, object] = {"choices": CHOICES}
+QUICK: Dict[str, object] = {"choices": [{**CHOICES[0], "steps": 500}]}
 
-
-def _default_venv() -> Path:
-    from .. import _out_dir
-
-    return _out_dir() / "venvs" / "deepmd"
-
-
-VENV = _default_venv()
+VENV = OUT / "venvs" / "deepmd"
 
 
 def _site_packages(venv: Path) -> Path:
@@ -186,8 +185,6 @@ def fit_one(train_systems: List[str], val_systems: List[str], elements: Sequence
     """Train, freeze and compress one setting; returns paths and wall times. A setting that
     ``folder`` already holds, trained from the same input, is returned as it is (``run.json``,
     written last): a search cut short resumes with its next setting."""
-    from ...data.label import atomic_write_text
-
     folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps(training_input(choice, elements, train_systems, val_systems), indent=1)
     graphs = {"frozen": folder / "graph.pb", "compressed": folder / "graph_compressed.pb"}
@@ -235,8 +232,6 @@ def fit(train: Sequence[Atoms], val: Sequence[Atoms], elements: Sequence[str], f
         log=print) -> Potential:
     """Train every setting in ``choices`` on ``train`` (TF backend, in ``venv``, created if
     ``install``); keep the compressed model with the lowest val force RMSE through LAMMPS."""
-    from ..evaluate import force_errors
-
     if not venv_ready(venv):
         if not install:
             raise RuntimeError(f"no deepmd-kit environment at {venv}")

@@ -15,7 +15,7 @@ each one and says here what that costs:
 - ``fix_ttm.h``: the ``ttm`` keyword (electron temperature from ``fix ttm``) is not available;
   it stops with deepmd-kit's own error (``deepmd_lmp/fix_ttm_dp.h``).
 - ``neigh_request.h`` is not used with this LAMMPS version (an empty stand-in), and the plugin
-  registration ABI comes from ``pair_student/include/lammpsplugin.h``.
+  registration ABI comes from the checkout's ``pair_student/lammpsplugin.h``.
 
 Only ``pair_style deepmd`` is registered (not ``deepspin``, ``fix dplr``, ``compute
 deeptensor/atom``). The sources come from the deepmd-kit sdist on the package index, checked
@@ -37,7 +37,8 @@ from typing import Dict
 SDIST = "deepmd-kit==3.2.0"
 SDIST_SHA256 = "0a3b57d350c2fba26005e9696be1d598d2aea3a76f0fa947d3f63f96220f3530"
 RESOURCES = Path(__file__).with_name("deepmd_lmp")
-PLUGIN_ABI = Path(__file__).parents[2] / "include"  # lammpsplugin.h, pair_plugin.h: shared with pair_style student
+# lammpsplugin.h and pair_plugin.h: the checkout's C++ sources of pair_style student hold them
+PLUGIN_ABI = Path(__file__).resolve().parents[2] / "pair_student"
 SOURCES = ("source/lmp/pair_base.cpp", "source/lmp/pair_base.h", "source/lmp/pair_deepmd.cpp",
            "source/lmp/pair_deepmd.h", "source/api_c/include/deepmd.hpp", "source/api_c/include/c_api.h")
 EMPTY_SWAPS = "0, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr"

@@ -18,12 +18,16 @@ from ase import Atoms
 from ase.io import write
 
 from ..common import Potential, prepare_frame, run_lmp
+from ..evaluate import force_errors
 
 RETRIES = 4
 CHOICES: List[Dict[str, float]] = [
     {"rcut": 5.0, "two": 8, "three_radial": 6, "three_angular": 5, "four": 0},
     {"rcut": 5.0, "two": 8, "three_radial": 6, "three_angular": 5, "four": 4},
 ]
+# keyword arguments of fit() in a full and a quick benchmark (see snap.SEARCH)
+SEARCH: Dict[str, object] = {}
+QUICK: Dict[str, object] = {"choices": CHOICES[:1]}
 
 
 def _param_text(elements: Sequence[str], choice: Dict[str, float]) -> str:
@@ -79,8 +83,6 @@ def fit_one(train: Sequence[Atoms], elements: Sequence[str], choice: Dict[str, f
 def fit(train: Sequence[Atoms], val: Sequence[Atoms], elements: Sequence[str], folder: Path,
         choices: Sequence[Dict[str, float]] = tuple(CHOICES)) -> Potential:
     """Fit every setting in ``choices``; keep the best on ``val`` (force RMSE through LAMMPS)."""
-    from ..evaluate import force_errors
-
     best, search = None, []
     start = time.perf_counter()
     for k, choice in enumerate(choices):

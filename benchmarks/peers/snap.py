@@ -19,6 +19,8 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 from ase import Atoms
 
+from pair_student.runtime.plugin import open_lammps
+
 from ..common import Potential, prepare_frame, write_data
 
 RFAC0 = 0.99363
@@ -27,6 +29,10 @@ TWOJMAX = (6, 8)
 RIDGE = (1e-8, 1e-6, 1e-4, 1e-2)
 ENERGY_WEIGHT = 1.0  # per-atom energy rows (eV/atom) against force rows (eV/Å)
 WEIGHTS = {"Si": 1.0, "Ga": 1.0, "N": 0.6, "C": 1.0, "H": 0.5, "O": 0.8}
+# keyword arguments of fit() in a full and a quick benchmark; a fit's key names them, so the
+# full search is fit()'s defaults, as in the keys of the fits on record
+SEARCH: Dict[str, object] = {}
+QUICK: Dict[str, object] = {"cutoffs": (4.5,), "twojmaxes": (6,), "ridges": (1e-6,)}
 
 
 def _settings(cutoff: float, twojmax: int, elements: Sequence[str]) -> Tuple[str, str]:
@@ -39,8 +45,6 @@ def descriptors(frames: Sequence[Atoms], elements: Sequence[str], cutoff: float,
                 workdir: Path | None = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Design matrix rows of every frame: ``(A, b, is_energy_row)``. Energy rows are per atom
     and carry one count column per element (the constant ``beta0`` of each element)."""
-    from ...plugin import open_lammps
-
     ntypes = len(elements)
     args, keywords = _settings(cutoff, twojmax, elements)
     lmp = open_lammps()

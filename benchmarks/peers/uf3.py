@@ -45,6 +45,10 @@ CURVATURES = (1e-8, 1e-6, 1e-4)
 ENERGY_WEIGHTS = (0.1, 0.5)
 RIDGE = {1: 1e-8, 2: 0.0, 3: 1e-5}  # uf3's defaults
 R_MIN_FACTOR = 0.75
+# keyword arguments of fit() in a full and a quick benchmark (see snap.SEARCH); featurising
+# costs seconds per frame
+SEARCH: Dict[str, object] = {}
+QUICK: Dict[str, object] = {"choices": CHOICES[:1], "curvatures": (1e-6,), "energy_weights": (0.1,)}
 
 
 def available() -> bool:

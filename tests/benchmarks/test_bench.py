@@ -1,4 +1,4 @@
-"""pair-student bench: the quick mode runs and writes valid JSON; frame rotation, SNAP fit and
+"""The benchmark harness (``python -m benchmarks``): the quick mode runs and writes valid JSON; frame rotation, SNAP fit and
 Pareto logic are right. Nothing here is timed or asserts a speed."""
 
 from __future__ import annotations
@@ -17,16 +17,8 @@ if not (Path(plugin_dir()) / PLUGIN_NAME).is_file():
     pytest.skip("pair_style student plugin is not built; run install.sh", allow_module_level=True)
 
 
-def _labelled(atoms, teacher):
-
-    result = teacher.compute(atoms)
-    atoms = atoms.copy()
-    atoms.calc = SinglePointCalculator(atoms, energy=result["energy"], forces=result["forces"])
-    return atoms
-
-
 def test_quick_writes_valid_json(tmp_path, monkeypatch):
-    from pair_student.bench import main
+    from benchmarks.run import main
 
     monkeypatch.chdir(tmp_path)  # a relative --out, as users type it
     assert main(["--quick", "--out", "results"]) == 0
@@ -39,7 +31,7 @@ def test_quick_writes_valid_json(tmp_path, monkeypatch):
         assert entry["speed"], entry["name"]
         for row in entry["speed"]:
             assert row["us_per_atom_step"] > 0 and row["natoms"] > 0 and row["max_rss_mb"] > 0
-    from pair_student.bench.common import cpu_name
+    from benchmarks.common import cpu_name
 
     assert si["cpu"] == cpu_name() and si["cpu"]  # timings mean little without the CPU they ran on
     assert (tmp_path / "bench.md").read_text().startswith("# pair_student benchmark")
@@ -56,8 +48,8 @@ def test_quick_writes_valid_json(tmp_path, monkeypatch):
 def test_triclinic_frame_forces_come_back_in_frame_axes():
     """A strained, rattled wurtzite cell (not LAMMPS-aligned): the benchmark's data file +
     back-rotation gives the same forces as the SW GaN teacher (ASE LAMMPSlib)."""
-    from pair_student.bench.common import Potential
-    from pair_student.bench.evaluate import lammps_forces
+    from benchmarks.common import Potential
+    from benchmarks.evaluate import lammps_forces
     from pair_student.teachers import get_teacher
     from pair_student.teachers.lammps import potentials_dir
 
@@ -71,19 +63,13 @@ def test_triclinic_frame_forces_come_back_in_frame_axes():
     np.testing.assert_allclose(forces, reference, atol=1e-8)
 
 
-def test_snap_fit_reproduces_its_own_design_matrix(tmp_path):
+def test_snap_fit_reproduces_its_own_design_matrix(tmp_path, si_frames):
     """SNAP fitted to SW-labelled Si frames: the force RMSE on the validation frames from the
     design matrix equals the one LAMMPS' pair_style snap gives (signs, ordering, units)."""
-    from pair_student.bench.evaluate import force_errors
-    from pair_student.bench.peers import snap
-    from pair_student.teachers import get_teacher
+    from benchmarks.evaluate import force_errors
+    from benchmarks.peers import snap
 
-    teacher = get_teacher("sw-si")
-    frames = []
-    for seed in range(5):
-        atoms = bulk("Si", "diamond", a=5.431, cubic=True) * (2, 2, 2)
-        atoms.rattle(0.1, seed=seed)
-        frames.append(_labelled(atoms, teacher))
+    frames = si_frames(5)
     pot = snap.fit(frames[:4], frames[4:], ["Si"], tmp_path, cutoffs=(4.0,), twojmaxes=(4,), ridges=(1e-6,))
     errors = force_errors(pot, frames[4:])
     assert errors["force_rmse"] == pytest.approx(pot.info["val_force_rmse"], rel=1e-4)
@@ -91,7 +77,7 @@ def test_snap_fit_reproduces_its_own_design_matrix(tmp_path):
 
 
 def test_pareto_analysis():
-    from pair_student.bench.report import analyse
+    from benchmarks.report import analyse
 
     def entry(name, kind, rmse, cost, size=None):
         return {"name": name, "kind": kind, "size": size, "accuracy": {"force_rmse": rmse},
@@ -111,7 +97,7 @@ def test_pareto_analysis():
 
 
 def test_locality_counts_a_deeper_ghost_shell_for_two_layers(tmp_path, capsys):
-    from pair_student.bench.locality import main
+    from benchmarks.locality import main
 
     assert main(["--natoms", "216", "--ranks", "1", "--steps", "2", "--out", str(tmp_path)]) == 0
     rows = {r["layers"]: r for r in json.loads((tmp_path / "locality.json").read_text())["rows"]}
@@ -121,7 +107,7 @@ def test_locality_counts_a_deeper_ghost_shell_for_two_layers(tmp_path, capsys):
 
 
 def test_memory_prediction_extrapolates_the_last_two_runs():
-    from pair_student.bench import predicted_rss_mb
+    from benchmarks.speed import predicted_rss_mb
 
     rows = [{"natoms": 1000, "max_rss_mb": 600.0}, {"natoms": 10000, "max_rss_mb": 1500.0}]
     assert predicted_rss_mb(rows, 100000) == pytest.approx(10500.0)
@@ -129,8 +115,7 @@ def test_memory_prediction_extrapolates_the_last_two_runs():
 
 
 def test_a_peer_fit_is_reused_only_for_the_same_data_settings_and_files(tmp_path):
-
-    from pair_student.bench.common import Potential, fit_once, frames_digest
+    from benchmarks.common import Potential, fit_once, frames_digest
 
     atoms = bulk("Si", "diamond", a=5.43)
     atoms.calc = SinglePointCalculator(atoms, energy=-10.0, forces=np.zeros((2, 3)))
@@ -164,7 +149,7 @@ def test_a_peer_fit_is_reused_only_for_the_same_data_settings_and_files(tmp_path
 def test_a_reused_fit_keeps_its_plugin_and_needs_its_model_and_plugin_files(tmp_path):
     """A peer whose pair style needs a plugin (DeePMD): the reloaded potential still loads it
     first, and a missing model file (in pair_style) or plugin file means a refit."""
-    from pair_student.bench.common import Potential, fit_once
+    from benchmarks.common import Potential, fit_once
 
     model, plugin = tmp_path / "graph.pb", tmp_path / "libpeer.so"
     calls = []
@@ -190,7 +175,7 @@ def test_a_reused_fit_keeps_its_plugin_and_needs_its_model_and_plugin_files(tmp_
 def test_rmse_by_kind_splits_the_error_by_how_frames_were_sampled():
     """Two MD frames with 0.1 eV/Å errors and one rattled frame with 1 eV/Å: the kinds get their
     own RMSE, their shares of the squared error add to one, and the total agrees with them."""
-    from pair_student.bench.evaluate import frame_kind, rmse_by_kind
+    from benchmarks.evaluate import frame_kind, rmse_by_kind
 
     frames, predicted = [], []
     for k, (prov, err) in enumerate([("md nvt T=300K", 0.1), ("md nvt T=600K", 0.1), ("rattle sigma=0.1", 1.0)]):
@@ -208,21 +193,20 @@ def test_rmse_by_kind_splits_the_error_by_how_frames_were_sampled():
     assert sum(v["share_of_squared_error"] for v in by_kind.values()) == pytest.approx(1.0)
 
 
-def test_rescore_adds_the_per_kind_breakdown_to_an_existing_result(tmp_path):
+def test_rescore_adds_the_per_kind_breakdown_to_an_existing_result(tmp_path, labelled):
     """A bench.json with an SW row and a row whose model file is gone, on SW-labelled test
     frames: the SW row is scored again (zero error against its own labels, per kind too), the
     other keeps its old scores with a note, and the report gains the per-kind table."""
     import ase.io
 
-    from pair_student.bench import classical_potentials, main
-    from pair_student.teachers import get_teacher
+    from benchmarks.potentials import classical_potentials
+    from benchmarks.run import main
 
-    teacher = get_teacher("sw-si")
     frames = []
     for seed, prov in enumerate(["md nvt T=300K step=1", "rattle sigma=0.1"]):
         atoms = bulk("Si", "diamond", a=5.431, cubic=True)
         atoms.rattle(0.05, seed=seed)
-        atoms = _labelled(atoms, teacher)
+        atoms = labelled(atoms)
         atoms.info.update(provenance=prov, split="test")
         frames.append(atoms)
     dataset = tmp_path / "si.extxyz"
@@ -245,7 +229,7 @@ def test_rescore_adds_the_per_kind_breakdown_to_an_existing_result(tmp_path):
 
 
 def test_rescore_refuses_a_file_that_is_not_a_benchmark_result(tmp_path, capsys):
-    from pair_student.bench import main
+    from benchmarks.run import main
 
     bad = tmp_path / "fit.json"
     bad.write_text('{"potential": {}}')
@@ -255,7 +239,7 @@ def test_rescore_refuses_a_file_that_is_not_a_benchmark_result(tmp_path, capsys)
 
 
 def test_rmse_axis_ends_before_a_far_outlier():
-    from pair_student.bench.report import rmse_axis_end
+    from benchmarks.report import rmse_axis_end
 
     ethanol = [0.184, 0.197, 0.457, 0.317, 1.04, 76.8]
     assert 1.04 < rmse_axis_end(ethanol) < 76.8  # POD at the edge, SNAP still inside
@@ -266,7 +250,7 @@ def test_the_teacher_is_timed_on_at_least_the_minimum_atoms(monkeypatch):
     """A 9-atom molecule would time mostly the teacher's fixed cost per call; the 64-atom Si
     cell is timed as it is."""
     import pair_student.teachers as teachers
-    from pair_student.bench.speed import TEACHER_MIN_ATOMS, teacher_cost
+    from benchmarks.speed import TEACHER_MIN_ATOMS, teacher_cost
 
     sizes = []
 
@@ -287,7 +271,7 @@ def test_blas_products_count_the_native_kernels_matrix_products(tmp_path):
     """Channels 5 are padded to 8 as in the kernel; every product appears forward and transposed."""
     import torch
 
-    from pair_student.bench.profile import blas_products_us, gemm_shapes
+    from benchmarks.profile import blas_products_us, gemm_shapes
     from pair_student.contract import save_student
     from pair_student.export import quantize_model
     from pair_student.models import LocalStudent, ReferenceStudent
@@ -304,3 +288,20 @@ def test_blas_products_count_the_native_kernels_matrix_products(tmp_path):
     int8 = save_student(quantize_model(tabulate(model, 16), "int8"), tmp_path / "int8.pt",
                         {"elements": ["Ga", "N"], "cutoff": 4.5})
     assert blas_products_us(int8, "float32") is None  # the native kernel runs no quantized readout
+
+
+def test_the_harness_runs_from_the_checkout_and_writes_into_its_out():
+    """``python -m benchmarks`` from the repository root, its tools through the same entry, and
+    every default output under the checkout's out/."""
+    import subprocess
+    import sys
+
+    from benchmarks.common import OUT, ROOT
+    from benchmarks.run import build_parser
+
+    assert OUT == ROOT / "out" and (ROOT / "benchmarks" / "__main__.py").is_file()
+    defaults = build_parser("bench").parse_args([])
+    assert defaults.out == OUT / "bench" and defaults.datasets == OUT / "datasets"
+    run = subprocess.run([sys.executable, "-m", "benchmarks", "floor", "--help"], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    assert run.stdout.startswith("usage: python -m benchmarks floor")

@@ -1,4 +1,4 @@
-"""``bench.floor``: students and the classical floor timed in alternating rounds."""
+"""``benchmarks.floor``: students and the classical floor timed in alternating rounds."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pair_student.bench import floor
+from benchmarks import floor
 
 
 def test_alternating_rounds_give_a_ratio_per_round_and_a_table(tmp_path):
@@ -32,7 +32,7 @@ def test_a_system_without_a_classical_potential_is_refused(tmp_path):
 def test_peers_are_timed_in_the_same_rounds_and_get_their_own_ratios(tmp_path):
     from dataclasses import replace
 
-    from pair_student.bench import classical_potentials
+    from benchmarks.potentials import classical_potentials
 
     fit = tmp_path / "fit.json"  # the shape a benchmark's peer fit leaves behind
     fit.write_text(json.dumps({"potential": replace(classical_potentials("si")[0], name="peer", kind="peer").to_json()}))

@@ -1,7 +1,8 @@
-"""Peer potentials of ``pair-student bench`` (UF3, DeePMD) fitted to a few Stillinger-Weber
+"""Peer potentials of the benchmark harness (UF3, DeePMD) fitted to a few Stillinger-Weber
 labelled frames: what ``lmp`` computes with the written potential files is what the fitted
 model itself predicts, and it beats the zero-force baseline. Each test skips when its peer is
-not installed (uf3 extra; the deepmd-kit venv that ``bench --peers deepmd`` creates); nothing
+not installed (uf3 extra; the deepmd-kit venv that ``python -m benchmarks --peers deepmd``
+creates); nothing
 here downloads anything."""
 
 from __future__ import annotations
@@ -12,28 +13,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from pair_student.bench.common import Potential
-
-
-def _labelled(teacher, atoms):
-    from ase.calculators.singlepoint import SinglePointCalculator
-
-    result = teacher.compute(atoms)
-    atoms = atoms.copy()
-    atoms.calc = SinglePointCalculator(atoms, energy=result["energy"], forces=result["forces"])
-    return atoms
-
-
-def _si_frames(n: int = 5, reps=(2, 2, 2)):
-    from pair_student.teachers import get_teacher
-
-    teacher = get_teacher("sw-si")
-    frames = []
-    for seed in range(n):
-        atoms = bulk("Si", "diamond", a=5.431, cubic=True) * reps
-        atoms.rattle(0.1, seed=seed)
-        frames.append(_labelled(teacher, atoms))
-    return frames
+from benchmarks.common import Potential
 
 
 def _zero_force_rmse(frames) -> float:
@@ -43,7 +23,7 @@ def _zero_force_rmse(frames) -> float:
 # ---------------------------------------------------------------------------------------- UF3
 
 def _uf3():
-    from pair_student.bench.peers import uf3
+    from benchmarks.peers import uf3
 
     if not uf3.available():
         pytest.skip("uf3 is not installed (pip install -c constraints.txt 'pair-student[uf3]')")
@@ -53,13 +33,13 @@ def _uf3():
 SMALL_UF3 = {"r2": 4.5, "res2": 12, "r3": 3.8, "res3": 4}
 
 
-def test_uf3_lammps_reproduces_the_fitted_model(tmp_path):
+def test_uf3_lammps_reproduces_the_fitted_model(tmp_path, si_frames):
     """Two- and three-body UF3 on SW Si: LAMMPS' forces give exactly the val RMSE of the linear
     model, and LAMMPS' energy is the model's energy without the one-body term."""
-    from pair_student.bench.evaluate import force_errors, lammps_forces
+    from benchmarks.evaluate import force_errors, lammps_forces
 
     uf3 = _uf3()
-    frames = _si_frames(5)
+    frames = si_frames(5)
     pot = uf3.fit(frames[:4], frames[4:], ["Si"], tmp_path, choices=[SMALL_UF3], curvatures=(1e-6,),
                   energy_weights=(0.1,))
     assert pot.kind == "peer" and pot.pair_style == "uf3 3" and pot.info["fit_wall_s"] > 0
@@ -79,19 +59,17 @@ def test_uf3_lammps_reproduces_the_fitted_model(tmp_path):
     assert energy == pytest.approx(float(xe[0, 1:] @ coefficients[1:]), rel=1e-8, abs=1e-8)
 
 
-def test_uf3_two_elements_match_in_lammps(tmp_path):
+def test_uf3_two_elements_match_in_lammps(tmp_path, labelled):
     """GaN (SW labels): A-B pairs and the mixed-element triplets are counted and oriented the
     same way by uf3 and by LAMMPS' reader of the written file."""
-    from pair_student.bench.evaluate import force_errors
-    from pair_student.teachers import get_teacher
+    from benchmarks.evaluate import force_errors
 
     uf3 = _uf3()
-    teacher = get_teacher("sw-gan")
     frames = []
     for seed in range(4):
         atoms = bulk("GaN", "wurtzite", a=3.19, c=5.19) * (2, 2, 2)
         atoms.rattle(0.08, seed=seed)
-        frames.append(_labelled(teacher, atoms))
+        frames.append(labelled(atoms, "sw-gan"))
     choice = {"r2": 4.5, "res2": 10, "r3": 3.6, "res3": 3}
     pot = uf3.fit(frames[:3], frames[3:], ["Ga", "N"], tmp_path, choices=[choice], curvatures=(1e-6,),
                   energy_weights=(0.1,))
@@ -103,24 +81,24 @@ def test_uf3_two_elements_match_in_lammps(tmp_path):
 # ------------------------------------------------------------------------------------- DeePMD
 
 def _deepmd():
-    from pair_student.bench.peers import deepmd
+    from benchmarks.peers import deepmd
 
     if not deepmd.venv_ready():
-        pytest.skip(f"no deepmd-kit environment at {deepmd.VENV} (made by `pair-student bench --peers deepmd`)")
+        pytest.skip(f"no deepmd-kit environment at {deepmd.VENV} (made by `python -m benchmarks --peers deepmd`)")
     return deepmd
 
 
 TINY_DP = {"rcut": 4.0, "rcut_smth": 0.5, "neuron": [4, 8], "axis_neuron": 4, "fitting": [16, 16], "steps": 200}
 
 
-def test_deepmd_runs_in_lmp_and_matches_dp_test(tmp_path):
+def test_deepmd_runs_in_lmp_and_matches_dp_test(tmp_path, si_frames):
     """A few hundred steps of se_e2_a on SW Si: the frozen and the compressed model run in the
     wheel's lmp through ``pair_style deepmd`` built from deepmd-kit's sources for it, LAMMPS
     forces equal deepmd's own prediction (``dp test``) and beat zero forces."""
-    from pair_student.bench.evaluate import force_errors, lammps_forces
+    from benchmarks.evaluate import force_errors, lammps_forces
 
     deepmd = _deepmd()
-    frames = _si_frames(5, reps=(1, 1, 1))
+    frames = si_frames(5, reps=(1, 1, 1))
     pot = deepmd.fit(frames[:4], frames[4:], ["Si"], tmp_path, choices=[TINY_DP], install=False)
     assert isinstance(pot, Potential) and pot.kind == "peer" and pot.pair_style.startswith("deepmd ")
     assert pot.commands()[0].startswith("plugin load ") and pot.info["fit_wall_s"] > 0
@@ -149,7 +127,7 @@ def test_deepmd_build_refuses_sources_its_patches_do_not_fit(tmp_path):
     import io
     import tarfile
 
-    from pair_student.bench.peers import deepmd_build
+    from benchmarks.peers import deepmd_build
 
     sdist = tmp_path / "deepmd_kit-0.tar.gz"
     with tarfile.open(sdist, "w:gz") as tar:
@@ -160,3 +138,14 @@ def test_deepmd_build_refuses_sources_its_patches_do_not_fit(tmp_path):
             tar.addfile(member, io.BytesIO(data))
     with pytest.raises(RuntimeError, match=r"pair_deepmd.h of deepmd_kit-0.tar.gz: .*comm_brick.* matched 0 times"):
         deepmd_build.patched_sources(sdist, tmp_path / "build")
+
+
+def test_deepmd_build_takes_the_plugin_abi_from_the_checkouts_cpp_sources():
+    """The DeePMD pair style registers itself through the same plugin headers as pair_style
+    student (the checkout's pair_student/) and compiles with the stand-ins kept next to the build."""
+    from benchmarks.peers import deepmd_build
+
+    assert deepmd_build.PLUGIN_ABI == Path(__file__).resolve().parents[2] / "pair_student"
+    assert (deepmd_build.PLUGIN_ABI / "lammpsplugin.h").is_file() and (deepmd_build.PLUGIN_ABI / "pair_plugin.h").is_file()
+    stand_ins = {p.name for p in deepmd_build.RESOURCES.iterdir()}
+    assert {"register.cpp", "neigh_request.h", "fix_ttm_dp.h", "deepmd_version.h"} <= stand_ins
