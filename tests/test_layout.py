@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import pytest
 
@@ -16,7 +16,7 @@ PACKAGE = ROOT / "python" / "pair_student"
 
 # Pipeline order; a module may import its own stage, an earlier one, or the core.
 STAGES = ["teachers", "data", "models", "training", "export", "runtime", "analysis", "validate"]
-CORE = {"contract", "graph", "registry", "scores", "atomic", "calculator", "_pair_student_mpi"}
+CORE = {"contract", "graph", "registry", "scores", "atomic", "calculator", "distributed", "_pair_student_mpi"}
 COMPOSERS = {"__init__", "__main__", "cli", "distill", "quickstart"}  # compose stages, imported by none
 
 
