@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -72,22 +73,34 @@ def ship(system: str, runs: Path) -> list:
     return rows
 
 
+def _between(text: str, name: str, body: str, where: Path) -> str:
+    """``text`` with what stands between ``<!-- name:begin -->`` and ``<!-- name:end -->``
+    replaced by ``body``: the prose around the generated block is written by hand and kept."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if begin not in text or end not in text:
+        raise SystemExit(f"{where} lacks the {begin} ... {end} markers; put them around the generated block")
+    head, rest = text.split(begin, 1)
+    return f"{head}{begin}\n{body}\n{end}{rest.split(end, 1)[1]}"
+
+
+def _with_export(command: str) -> str:
+    """A recorded ``pair-student train`` command and the ``export`` that makes its student file
+    (``train`` ends at a checkpoint; the runs recorded before it did wrote the file themselves)."""
+    if not command.startswith("pair-student train"):
+        return command
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--out")
+    parser.add_argument("--size", default="tiny")
+    parser.add_argument("--name")
+    args, _ = parser.parse_known_args(shlex.split(command)[2:])
+    name = args.name or args.size
+    folder = "" if args.out in (None, ".") else f"{args.out.rstrip('/')}/"
+    return (f"{command}`, then `pair-student export {folder}{name}_checkpoint.pt "
+            f"--out {folder}{name}_model_traced.pt")
+
+
 def write_readme(rows: list) -> Path:
     lines = [
-        "# Shipped demo students",
-        "",
-        "Made by `pair-student distill` with the default teacher (SevenNet-0); regenerate one system",
-        "with the command in its row (it samples, labels, trains the three sizes and exports; or it makes",
-        "the dataset, and the size rows train on it), then `python scripts/ship_students.py --systems NAME`",
-        "(the other systems keep their rows). Metrics: forces against the teacher on the held-out test",
-        "split of that run's dataset (`docs/students/<system>/` has the figures and cards).",
-        "Every file carries radial tables for the pair style's native kernel (export tabulates",
-        "local students, and distill exports through it); files made before either did so were",
-        "re-exported in place with",
-        "`pair-student export demo/<system>/<size>_model_traced.pt --out demo/<system>/<size>_model_traced.pt`,",
-        "which changed their forces by 2e-6 to 3e-5 relative (`provenance.tabulated`); the metrics",
-        "are those of the networks before tabulation.",
-        "",
         "| system | size | parameters | Bessel functions | readout (width x layers) | epochs | training (s) | force R² | RMSE (eV/Å) | MAE (eV/Å) "
         "| mean angular error (°) | energy MAE (meV/atom) | target |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
@@ -107,23 +120,19 @@ def write_readme(rows: list) -> Path:
             if r["command"] == first["distill_command"]:
                 continue
             if own_dataset:
-                lines.append(f"  - `{r['size']}` trained on that dataset: `{r['command']}`")
+                lines.append(f"  - `{r['size']}` trained on that dataset: `{_with_export(r['command'])}`")
             elif r["command"].startswith("pair-student train"):
                 lines.append(f"  - `{r['size']}` then trained longer from that run's checkpoint (a warm "
-                             f"restart of the cosine schedule): `{r['command']}`")
+                             f"restart of the cosine schedule): `{_with_export(r['command'])}`")
             else:
                 lines.append(f"  - `{r['size']}` from a run of its own on the same dataset: `{r['command']}`")
     path = DEMO / "README.md"
-    path.write_text("\n".join(lines) + "\n")
-    # the top-level README carries the same table between markers
+    path.write_text(_between(path.read_text(), "generated", "\n".join(lines), path))
+    # the top-level README carries the same table
+    top = next(i for i, line in enumerate(lines) if line.startswith("| system"))
+    table = "\n".join(lines[top:lines.index("", top)])
     readme = ROOT / "README.md"
-    text = readme.read_text()
-    begin, end = "<!-- students:begin -->", "<!-- students:end -->"
-    if begin in text and end in text:
-        top = next(i for i, line in enumerate(lines) if line.startswith("| system"))
-        table = "\n".join(lines[top:lines.index("", top)])
-        head, rest = text.split(begin, 1)
-        readme.write_text(f"{head}{begin}\n{table}\n{end}{rest.split(end, 1)[1]}")
+    readme.write_text(_between(readme.read_text(), "students", table, readme))
     (DOCS / "students.json").write_text(json.dumps(rows, indent=1, default=str))
     return path
 
