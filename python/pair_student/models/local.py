@@ -43,7 +43,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     # 8) resolve the short distances of strongly distorted frames: on Si, ultra-tiny's validation
     # force RMSE after 600 s fell from 0.049 to 0.040 eV/A, and in LAMMPS the radial network is a
     # table, so the basis size costs nothing per step (one ethanol `original` run at 24 trained
-    # unstably at lr 3e-3: README, "Shipped students"). Per-edge cost grows with
+    # unstably at lr 3e-3: demo/README.md, "How these students were made"). Per-edge cost grows with
     # channels (128 channels ran 3x slower than 64 at equal params), per-atom cost with hidden,
     # so the large preset spends its parameters in the readout MLP.
     "original": {"channels": 64, "num_basis": 24, "radial_hidden": 64, "hidden": 372, "readout_layers": 3, "lmax": 2},
