@@ -8,9 +8,9 @@ import torch
 
 from pair_student.contract import read_metadata
 from pair_student.export.cli import main
-from pair_student.export.torchscript import (
-    ExportVerificationError, TOLERANCE, differences, export, onnx_runner, quantize_model,
-    sample_frames, torchscript_runner, verification_graphs, verify_file,
+from pair_student.export import export, quantize_model, sample_frames, verification_graphs
+from pair_student.export.verify import (
+    ExportVerificationError, TOLERANCE, differences, onnx_runner, torchscript_runner, verify_file,
 )
 from pair_student.models import ReferenceStudent
 from toy_student import ToyStudent

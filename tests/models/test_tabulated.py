@@ -79,6 +79,10 @@ def test_export_tabulates_by_default_and_reexports_files(tmp_path):
     assert _relative_force_error(lambda *a: evaluate(module, *a), model, atoms) < 1e-4
     with pytest.raises(ValueError, match="table_points applies to local students"):
         export(ReferenceStudent(ELEMENTS, cutoff=CUTOFF), out=tmp_path / "ref.pt", table_points=64)
-    # a tabulated file has no network left to tabulate again
-    with pytest.raises(Exception, match="not an untabulated local student"):
-        export(table, out=tmp_path / "again.pt")
+    # a tabulated file has no network left to tabulate again; it re-exports with its own tables
+    with pytest.raises(ValueError, match="no radial network left to tabulate again"):
+        export(table, out=tmp_path / "again.pt", table_points=128)
+    again = export(table, out=tmp_path / "again.pt")
+    assert read_metadata(again)["provenance"] == read_metadata(table)["provenance"]
+    assert _relative_force_error(lambda *a: evaluate(load_student(again)[0], *a),
+                                 lambda *a: evaluate(module, *a), atoms) < 1e-12

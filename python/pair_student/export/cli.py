@@ -1,9 +1,15 @@
-"""``pair-student export``: a checkpoint to a verified TorchScript or ONNX student file.
+"""``pair-student export``: a checkpoint or student file to a verified TorchScript or ONNX student file.
 
 Usage::
 
-    pair-student export CHECKPOINT --format torchscript|onnx [--dtype float32|float64]
-                        [--quantize int8|fp16] [--out PATH] [--frames FILE]
+    pair-student export CHECKPOINT_OR_PT --format torchscript|onnx [--dtype float32|float64]
+                        [--quantize int8|fp16] [--out PATH] [--frames FILE] [--table-points N]
+
+The source is a training checkpoint or a student ``.pt`` (local, tabulated as every shipped
+student, or reference), which is rebuilt as its eager model and must reproduce the file
+before anything is written (:func:`pair_student.export.local_student_from_file`); e.g.
+``pair-student export pair_student/demo/si/tiny_model_traced.pt --format onnx`` writes
+``tiny_model.onnx``.
 
 * ``torchscript`` writes ``<name>_traced.pt``: what ``pair_style student`` loads (CPU and
   CUDA) and :class:`pair_student.calculator.StudentCalculator` reads, metadata as extra files
@@ -20,10 +26,13 @@ and forces on sample frames (``--frames``, or a rattled periodic cell of the mod
 and a small cluster, once with all atoms local and once with part of them as ghosts) must
 match the eager model; otherwise the command fails and leaves no file behind.
 
-A local student is tabulated by default (``--table-points``, :mod:`pair_student.models.tabulated`):
-its radial network becomes cubic Hermite tables, which ``pair_style student`` runs in a native
-CPU kernel; the forces change by the tabulation error, ~1e-5 relative at 256 points, which is
-measured on the verification frames, recorded in the provenance, and must stay below 1e-3.
+A local student is tabulated by default, in both formats (``--table-points``,
+:mod:`pair_student.models.tabulated`): its radial network becomes cubic Hermite tables, which
+``pair_style student`` runs in a native CPU kernel and ONNX evaluates with Gather and
+arithmetic ops, so both files of one checkpoint are the same function; the forces change by
+the tabulation error, ~1e-5 relative at 256 points, which is measured on the verification
+frames, recorded in the provenance, and must stay below 1e-3. A tabulated student keeps its
+tables.
 
 Quantization (``--quantize``) replaces every ``nn.Linear`` by a weight-only int8 (per output
 channel, symmetric) or fp16 copy that is dequantized in ``forward``, so forces stay exact
@@ -40,12 +49,13 @@ import argparse
 import sys
 from typing import List, Optional
 
-from .torchscript import FORMATS, TOLERANCE, ExportVerificationError, export
+from .verify import TOLERANCE, ExportVerificationError
+from .write import FORMATS, export
 
 
 def main(argv: Optional[List[str]] = None, prog: str = "pair-student export") -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoint", help="training checkpoint to export, or a local student's .pt to re-export")
+    parser.add_argument("checkpoint", help="training checkpoint to export, or a student's .pt to re-export")
     parser.add_argument("--format", choices=FORMATS, default="torchscript")
     parser.add_argument("--dtype", choices=sorted(TOLERANCE), default="float64")
     parser.add_argument("--quantize", choices=("int8", "fp16"), default=None,
@@ -54,7 +64,8 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student export") ->
     parser.add_argument("--frames", default=None, help="extxyz frames to verify on (default: generated)")
     parser.add_argument("--table-points", type=int, default=None,
                         help="intervals of the radial tables of a local student (default 256; 0: keep "
-                             "the radial network, which pair_style student then runs through libtorch)")
+                             "the radial network, which pair_style student then runs through libtorch; "
+                             "a tabulated student keeps its tables)")
     args = parser.parse_args(argv)
     frames = None
     if args.frames:

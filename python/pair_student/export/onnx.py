@@ -23,14 +23,23 @@ How the backward graph is made exportable, and why:
   turns ``index_add`` into a ScatterElements *without* ``reduction="add"``, which silently
   keeps one of several contributions to the same atom;
 * ``*_copy`` view ops of functionalization go back to their view ops (which the exporter
-  knows), and OpOverloads become overload packets so that TorchScript can compile the graph.
+  knows), ``detach_copy`` to ``detach`` and ``_unsafe_view`` to ``reshape``; ``select_backward``
+  and ``slice_backward`` (scattering a gradient into zeros) become concatenations with zeros;
+  OpOverloads become overload packets so that TorchScript can compile the graph.
+
+A tabulated student (:class:`~pair_student.models.tabulated.TabulatedStudent`, every shipped
+student) needs nothing else: its radial weights are ``floor``/``clip`` of ``r / spacing`` to
+the interval, two ``Gather`` rows of the value and slope tables per edge, and the cubic
+Hermite polynomial in the fraction ``t``; the traced backward differentiates the polynomial
+in ``t`` (the interval index is detached, and the tables are constants), so the graph holds
+the polynomial's exact derivative and the file is the TorchScript file's function.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from typing import Dict
+from typing import Any, Dict
 
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
@@ -40,6 +49,7 @@ aten = torch.ops.aten
 OPSET = 18  # ScatterElements reduction="add" needs >= 16; 18 is well supported by onnxruntime
 INPUT_NAMES = ["species", "edge_index", "edge_vectors", "num_local"]
 OUTPUT_NAMES = ["atom_energy", "edge_grad"]
+INTERFACE = "species,edge_index,edge_vectors,num_local -> atom_energy,edge_grad"
 DYNAMIC_AXES = {
     "species": {0: "num_nodes"},
     "edge_index": {1: "num_edges"},
@@ -83,7 +93,25 @@ def _slice_backward(grad, sizes, dim, start, end, step):
     return torch.cat(parts, dim) if len(parts) > 1 else grad
 
 
+def _select_backward(grad, sizes, dim, index):
+    # the gradient of ``x.select(dim, index)``: ``grad`` at ``index``, zeros elsewhere
+    n = sizes[dim]
+    index = index + n if index < 0 else index
+
+    def zeros(count):
+        shape = list(sizes)
+        shape[dim] = count
+        return grad.new_zeros(shape)
+
+    parts = [zeros(index)] if index > 0 else []
+    parts.append(grad.unsqueeze(dim))
+    if index < n - 1:
+        parts.append(zeros(n - 1 - index))
+    return torch.cat(parts, dim) if len(parts) > 1 else parts[0]
+
+
 _DECOMPOSITIONS = {
+    aten.select_backward.default: _select_backward,
     aten.index_add.default: _index_add,
     aten.index_put.default: _index_put,
     aten.slice_backward.default: _slice_backward,
@@ -101,6 +129,8 @@ _VIEW_OPS = {
     aten.permute_copy.default: aten.permute.default,
     aten.transpose_copy.int: aten.transpose.int,
     aten.sym_size.int: aten.size.int,
+    aten.detach_copy.default: aten.detach.default,
+    aten._unsafe_view.default: aten.reshape.default,
 }
 
 
@@ -120,8 +150,6 @@ def trace_energy_and_grad(model: torch.nn.Module, example: Dict[str, torch.Tenso
     """``make_fx`` graph of ``(species, edge_index, edge_vectors, num_local) -> (all-node
     energies, masked edge gradient)`` with symbolic sizes and only exportable ops."""
     model = model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
 
     def energy_and_grad(species, edge_index, edge_vectors, num_local):
         num_nodes = species.shape[0]
@@ -136,8 +164,18 @@ def trace_energy_and_grad(model: torch.nn.Module, example: Dict[str, torch.Tenso
 
     fn = torch.func.functionalize(energy_and_grad, remove="mutations_and_views")
     args = (example["species"], example["edge_index"], example["edge_vectors"], torch.tensor(example["num_local"]))
-    # _allow_non_fake_inputs: the model's parameters/buffers become graph constants
-    gm = make_fx(fn, tracing_mode="symbolic", decomposition_table=_DECOMPOSITIONS, _allow_non_fake_inputs=True)(*args)
+    # parameters are constants of the graph, not inputs to differentiate; the caller's model
+    # gets its flags back (it may still be training)
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        for p, _ in flags:
+            p.requires_grad_(False)
+        # _allow_non_fake_inputs: the model's parameters/buffers become graph constants
+        gm = make_fx(fn, tracing_mode="symbolic", decomposition_table=_DECOMPOSITIONS,
+                     _allow_non_fake_inputs=True)(*args)
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
     for node in gm.graph.nodes:
         if node.op != "call_function":
             continue
@@ -167,3 +205,19 @@ def export_onnx(model: torch.nn.Module, example: Dict[str, torch.Tensor], path: 
             wrapped, args, str(path), dynamo=False, opset_version=OPSET,
             input_names=INPUT_NAMES, output_names=OUTPUT_NAMES, dynamic_axes=DYNAMIC_AXES,
         )
+
+
+def write_onnx(model: torch.nn.Module, example: Dict[str, torch.Tensor], path: str | os.PathLike,
+               metadata: Dict[str, Any]) -> None:
+    """:func:`export_onnx`, with the contract metadata (the keys of the TorchScript extra
+    files) and ``interface`` in the file's ``metadata_props``."""
+    import onnx
+
+    from ..contract import _encode
+
+    export_onnx(model, example, path)
+    proto = onnx.load(str(path))
+    for key, value in _encode(metadata).items():
+        proto.metadata_props.add(key=key, value=value)
+    proto.metadata_props.add(key="interface", value=INTERFACE)
+    onnx.save(proto, str(path))
