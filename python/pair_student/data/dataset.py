@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterator, Optional
 
+import ase.io
 from ase import Atoms
 
 from .label import SPLITS
@@ -22,8 +23,6 @@ def read_dataset(path, *, split: Optional[str] = None) -> Iterator[Atoms]:
     frames) and ``info`` keys ``split``, ``teacher``, ``teacher_version``, ``provenance``,
     ``frame_id``.
     """
-    import ase.io
-
     if split is not None and split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS} or None, not {split!r}")
     path = Path(path)

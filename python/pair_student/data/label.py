@@ -23,12 +23,16 @@ import sys
 import time
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Sequence, Set, Tuple
 
+import ase.io
 import numpy as np
 from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
 
 from ..atomic import atomic_path, atomic_write_text
+from ..distributed import env_rank, process_group
+from ..teachers import get_teacher
 
 SPLITS = ("train", "val", "test")
 # Keys that ASE's extxyz writer would confuse with results, or that we set ourselves.
@@ -49,8 +53,6 @@ def split_of(frame_id: int, *, seed: int, split: Sequence[float] = (0.8, 0.1, 0.
 
 def _frames(source) -> Iterator[Atoms]:
     if isinstance(source, (str, Path)):
-        import ase.io
-
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"frames file {str(path)!r} does not exist")
@@ -72,8 +74,6 @@ def _fingerprint(source) -> Tuple[int, str]:
 
 
 def _labelled(atoms: Atoms, result: dict, *, frame_id: int, teacher, seed, split) -> Atoms:
-    from ase.calculators.singlepoint import SinglePointCalculator
-
     out = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
     out.info.update({k: v for k, v in atoms.info.items() if k not in _RESERVED})
     out.info.setdefault("provenance", "input")
@@ -90,8 +90,6 @@ def _labelled(atoms: Atoms, result: dict, *, frame_id: int, teacher, seed, split
 
 
 def _write_chunk(path: Path, frames: List[Atoms]) -> None:
-    import ase.io
-
     buf = io.StringIO()
     ase.io.write(buf, frames, format="extxyz")
     atomic_write_text(path, buf.getvalue())
@@ -114,23 +112,6 @@ def _check_manifest(parts: Path, manifest: dict) -> None:
             )
     else:
         atomic_write_text(path, json.dumps(manifest, indent=1, sort_keys=True))
-
-
-def _dist_info() -> Tuple[int, int]:
-    rank = int(os.environ.get("RANK", "0"))
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if not 0 <= rank < world:
-        raise ValueError(f"bad RANK={rank} / WORLD_SIZE={world}")
-    return rank, world
-
-
-def _process_group():
-    """``torch.distributed`` when a process group is initialised (torchrun + init), else None."""
-    try:
-        import torch.distributed as dist
-    except ImportError:
-        return None
-    return dist if dist.is_available() and dist.is_initialized() else None
 
 
 def _wait_for_chunks(parts: Path, n_chunks: int, timeout: float) -> None:
@@ -181,12 +162,30 @@ def label(
         ``Path(out)``. Every frame has energy, forces, stress (periodic frames only) and
         ``info`` keys ``split``, ``teacher``, ``teacher_version``, ``provenance``, ``frame_id``.
     """
-    from ..teachers import get_teacher
-
     if chunk_size < 1:
         raise ValueError("chunk_size must be >= 1")
     teacher = get_teacher(teacher) if not hasattr(teacher, "compute_batch") else teacher
     out = Path(out)
+    parts, n_frames = _open_parts(frames, out, teacher=teacher, seed=seed, split=split, chunk_size=chunk_size)
+    n_chunks = -(-n_frames // chunk_size)
+    rank, world = env_rank()
+    mine = [c for c in range(n_chunks) if c % world == rank]
+    todo = {c for c in mine if not _chunk_path(parts, c).exists()}
+    sizes = {c: min(chunk_size, n_frames - c * chunk_size) for c in mine}
+    bar = _progress_bar(total=sum(sizes.values()), done=sum(sizes[c] for c in mine if c not in todo),
+                        show=progress and bool(todo),
+                        desc=f"labelling with {teacher.name}" + (f" [rank {rank}/{world}]" if world > 1 else ""))
+    try:
+        _label_chunks(frames, todo, n_chunks=n_chunks, chunk_size=chunk_size, parts=parts, teacher=teacher,
+                      seed=seed, split=split, bar=bar)
+    finally:
+        bar.close()
+    return _finish_ranks(parts, n_chunks, out, rank=rank, keep_parts=keep_parts, wait_timeout=wait_timeout)
+
+
+def _open_parts(frames, out: Path, *, teacher, seed: int, split: Sequence[float], chunk_size: int) -> Tuple[Path, int]:
+    """Create ``<out>.parts/`` and record the job in its manifest, or check that the chunks
+    already there belong to this very job; returns the folder and the number of frames."""
     out.parent.mkdir(parents=True, exist_ok=True)
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(exist_ok=True)
@@ -198,32 +197,34 @@ def label(
                 "seed": seed, "split": [float(x) for x in split], "teacher": teacher.name,
                 "teacher_version": teacher.version}
     _check_manifest(parts, manifest)
-    n_chunks = -(-n_frames // chunk_size)
-    rank, world = _dist_info()
-    mine = [c for c in range(n_chunks) if c % world == rank]
-    todo = {c for c in mine if not _chunk_path(parts, c).exists()}
-    total = sum(min(chunk_size, n_frames - c * chunk_size) for c in mine)
-    done = total - sum(min(chunk_size, n_frames - c * chunk_size) for c in todo)
+    return parts, n_frames
 
+
+def _progress_bar(*, total: int, done: int, show: bool, desc: str):
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, initial=done, unit="frame", disable=not progress or not todo,
-               desc=f"labelling with {teacher.name}" + (f" [rank {rank}/{world}]" if world > 1 else ""))
+    return tqdm(total=total, initial=done, unit="frame", disable=not show, desc=desc)
+
+
+def _label_chunks(frames, todo: Set[int], *, n_chunks: int, chunk_size: int, parts: Path, teacher, seed: int,
+                  split: Sequence[float], bar) -> None:
+    """Label and write the chunks in ``todo``, streaming ``frames`` once."""
     stream = _frames(frames)
-    try:
-        for c in range(n_chunks):
-            chunk = list(islice(stream, chunk_size))  # read every chunk to advance the stream
-            if c not in todo:
-                continue
-            results = teacher.compute_batch(chunk)
-            first = c * chunk_size
-            labelled = [_labelled(a, r, frame_id=first + i, teacher=teacher, seed=seed, split=split)
-                        for i, (a, r) in enumerate(zip(chunk, results))]
-            _write_chunk(_chunk_path(parts, c), labelled)
-            bar.update(len(chunk))
-    finally:
-        bar.close()
-    group = _process_group()
+    for c in range(n_chunks):
+        chunk = list(islice(stream, chunk_size))  # read every chunk to advance the stream
+        if c not in todo:
+            continue
+        results = teacher.compute_batch(chunk)
+        first = c * chunk_size
+        labelled = [_labelled(a, r, frame_id=first + i, teacher=teacher, seed=seed, split=split)
+                    for i, (a, r) in enumerate(zip(chunk, results))]
+        _write_chunk(_chunk_path(parts, c), labelled)
+        bar.update(len(chunk))
+
+
+def _finish_ranks(parts: Path, n_chunks: int, out: Path, *, rank: int, keep_parts: bool, wait_timeout: float) -> Path:
+    """Rank 0 assembles ``out`` once every rank's chunks exist; the other ranks are done."""
+    group = process_group()
     if group is not None:
         group.barrier()
     if rank != 0:
@@ -242,6 +243,6 @@ def label(
 
 
 if __name__ == "__main__":
-    from .cli import label_main
+    from .cli import label_main  # not at the top: data.cli imports this module
 
     sys.exit(label_main(prog="python -m pair_student.data.label"))

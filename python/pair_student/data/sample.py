@@ -21,6 +21,12 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from ase import Atoms, units
+from ase.md.langevin import Langevin
+from ase.md.nptberendsen import NPTBerendsen
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+
+from ..teachers import get_teacher
+from ..teachers.base import teacher_calculator
 
 METHODS = ("md", "rattle", "strain", "normal_modes")
 _WEIGHTS = {"md": 0.5, "rattle": 0.2, "strain": 0.3, "normal_modes": 0.3}
@@ -32,7 +38,8 @@ def _periodic(atoms: Atoms) -> bool:
 
 def _clean(atoms: Atoms, provenance: str, source: str) -> Atoms:
     out = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-    out.wrap() if _periodic(out) else None
+    if _periodic(out):
+        out.wrap()
     out.info["provenance"] = provenance
     out.info["source"] = source
     return out
@@ -64,12 +71,6 @@ def _strain(atoms, n, rng, source, max_strain):
 
 
 def _md(atoms, n, rng, source, teacher, temperatures, pressures, stride, timestep_fs):
-    from ase.md.langevin import Langevin
-    from ase.md.nptberendsen import NPTBerendsen
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
-
-    from ..teachers.base import teacher_calculator
-
     if timestep_fs is None:
         timestep_fs = 0.5 if 1 in atoms.numbers else 1.0  # H vibrates at ~10 fs periods
     conditions = [(t, p) for t in temperatures for p in (pressures if _periodic(atoms) else (0.0,))]
@@ -118,9 +119,7 @@ def _hessian(atoms, teacher, delta=0.01):
 
 
 def _normal_modes(atoms, n, rng, source, teacher, temperatures):
-    from ase.optimize import BFGS
-
-    from ..teachers.base import teacher_calculator
+    from ase.optimize import BFGS  # ase.optimize takes ~0.3 s to import, and only molecules need it
 
     ref = atoms.copy()
     ref.calc = teacher_calculator(teacher)
@@ -207,8 +206,6 @@ def sample(
     if n_frames < 1 or not structures:
         raise ValueError("need at least one structure and n_frames >= 1")
     if isinstance(teacher, str):
-        from ..teachers import get_teacher
-
         teacher = get_teacher(teacher)
     if teacher is None and {"md", "normal_modes"} & set(methods):
         methods = [m for m in methods if m not in ("md", "normal_modes")]
@@ -246,6 +243,6 @@ def sample(
 
 
 if __name__ == "__main__":
-    from .cli import sample_main
+    from .cli import sample_main  # not at the top: data.cli imports this module
 
     sys.exit(sample_main(prog="python -m pair_student.data.sample"))

@@ -9,29 +9,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+import ase.io
 import numpy as np
 from ase import Atoms
+from ase.build import bulk, molecule
+from ase.data import atomic_numbers
 
-DEMO_SYSTEMS = ("si", "gan", "ethanol")
+from ..registry import DEMO_NAMES
+
+DEMO_SYSTEMS = DEMO_NAMES  # their names; the registry describes each
 
 
 def _si() -> Atoms:
-    from ase.build import bulk
-
     # 2x2x2 conventional diamond cells = 64 atoms: big enough that a 5 A cutoff sees no self-image.
     return bulk("Si", "diamond", a=5.431, cubic=True).repeat((2, 2, 2))
 
 
 def _gan() -> Atoms:
-    from ase.build import bulk
-
     # 3x3x2 wurtzite = 72 atoms; c is doubled so the short axis is ~10.4 A, longer than the cutoffs.
     return bulk("GaN", "wurtzite", a=3.189, c=5.185).repeat((3, 3, 2))
 
 
 def _ethanol() -> Atoms:
-    from ase.build import molecule
-
     atoms = molecule("CH3CH2OH")
     atoms.center(vacuum=6.0)
     atoms.pbc = False
@@ -80,9 +79,6 @@ def read_structures(
             file has a Masses section from which ASE can guess them.
         species: LAMMPS data only: element symbol of each type in order, e.g. ``["Ga", "N"]``.
     """
-    import ase.io
-    from ase.data import atomic_numbers
-
     if str(path).lower() in _BUILDERS and not Path(path).exists():
         return [demo_structure(str(path))]
     path = Path(path)

@@ -11,19 +11,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+import ase.io
 import numpy as np
 import torch
 from ase import Atoms
 
-from ..graph import atoms_to_graph
+from ..graph import atoms_to_graph, edge_forces, edge_virials
 
 Graph = Dict[str, object]
 
 
 def read_frames(path, split: Optional[str] = None) -> List[Atoms]:
     """All frames of an extxyz dataset (``ase.io.read(path, ":")``), optionally one split."""
-    import ase.io
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"dataset {str(path)!r} does not exist")
@@ -101,8 +100,6 @@ def collate(graphs: Sequence[Graph], device="cpu") -> Dict[str, torch.Tensor]:
 
 def predict(model, batch: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Energies (B,), forces (N,3) and stresses (B,3,3) of a batch, the pair style's algebra."""
-    from ..graph import edge_forces, edge_virials
-
     n_nodes = batch["species"].shape[0]
     n_struct = batch["num_atoms"].shape[0]
     atom_energy, edge_grad = model(batch["species"], batch["edge_index"], batch["edge_vectors"], n_nodes)

@@ -22,19 +22,20 @@ import copy
 import hashlib
 import json
 import math
-import os
 import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
+from ase.data import atomic_numbers
 
-from ..scores import MIN_FORCE_FOR_ANGLE, angular_error_deg, r2_score
+from ..distributed import group_rank, init_process_group
 from ..models import build_student
+from ..scores import MIN_FORCE_FOR_ANGLE, angular_error_deg, r2_score
 from . import checkpoint as ck
 from .data import collate, fit_shifts, force_rms, frames_to_graphs, mean_neighbors, predict, read_frames
 
@@ -74,25 +75,6 @@ class TrainConfig:
     progress: bool = True
     teacher: Optional[str] = None  # provenance only; read from the dataset when absent
     command: Optional[str] = None
-
-
-# ----------------------------------------------------------------------------- distributed
-def dist_info():
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def init_distributed(device: str) -> bool:
-    """Join the ``torchrun`` process group (gloo on CPU, nccl on GPU) when WORLD_SIZE > 1."""
-    import torch.distributed as dist
-
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
-        return False
-    dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
-    return True
 
 
 # ----------------------------------------------------------------------------- loss / metrics
@@ -197,162 +179,260 @@ def _split(frames, seed: int):
 
 
 def _elements(frames) -> List[str]:
-    from ase.data import atomic_numbers
-
     return sorted({s for a in frames for s in a.get_chemical_symbols()}, key=lambda s: atomic_numbers[s])
 
 
-def train(cfg: TrainConfig) -> Dict[str, Any]:
-    """Train (or resume) one student; returns the summary (metrics, paths). Rank 0 writes files."""
+def _check_grad_clip(cfg: TrainConfig) -> None:
     if cfg.grad_clip is not None and not cfg.grad_clip > 0:  # a negative norm would flip the gradient
         raise ValueError(f"grad_clip must be a positive gradient norm, or None for no clipping; got {cfg.grad_clip!r}")
-    init_distributed(cfg.device)
-    rank, world = dist_info()
-    device = torch.device(cfg.device if not cfg.device.startswith("cuda") or world == 1 else f"cuda:{rank % max(torch.cuda.device_count(), 1)}")
-    out = Path(cfg.out)
-    ckpt_path = out / f"{cfg.name}_checkpoint.pt"
-    frames = read_frames(cfg.dataset)
-    elements = _elements(frames)
-    parts = _split(frames, cfg.seed)
-    graphs = {k: frames_to_graphs(v, cfg.cutoff, elements) for k, v in parts.items()}
-    teacher = cfg.teacher or frames[0].info.get("teacher")
 
+
+def _device(cfg: TrainConfig, rank: int, world: int) -> torch.device:
+    """The configured device; under torchrun on GPUs, one GPU per rank."""
+    if not cfg.device.startswith("cuda") or world == 1:
+        return torch.device(cfg.device)
+    return torch.device(f"cuda:{rank % max(torch.cuda.device_count(), 1)}")
+
+
+def _build_model(cfg: TrainConfig, elements: List[str], train_graphs, device) -> Tuple[torch.nn.Module, Dict[str, Any]]:
+    """The seeded initial student (float32, on ``device``) and the config it was built from."""
     torch.manual_seed(cfg.seed)
     model_config = {"architecture": cfg.architecture, "elements": elements, "cutoff": cfg.cutoff, **cfg.model_kwargs}
     if cfg.preset is not None:
         model_config["preset"] = cfg.preset
     model = build_student(model_config)
     if hasattr(model, "shift"):  # data statistics, so the network learns O(1) numbers
-        model.shift.copy_(fit_shifts(graphs["train"], len(elements)).to(model.shift.dtype))
-        model.scale.fill_(force_rms(graphs["train"]))
-        model.avg_num_neighbors.fill_(mean_neighbors(graphs["train"]))
-    model = model.float().to(device)
-    ema = copy.deepcopy(model) if cfg.ema_decay > 0 else None
+        model.shift.copy_(fit_shifts(train_graphs, len(elements)).to(model.shift.dtype))
+        model.scale.fill_(force_rms(train_graphs))
+        model.avg_num_neighbors.fill_(mean_neighbors(train_graphs))
+    return model.float().to(device), model_config
+
+
+def _optimizer(cfg: TrainConfig, model: torch.nn.Module):
+    """Adam and, for ``plateau``, its scheduler; under ``cosine`` :func:`cosine_lr` sets the
+    rate from the run's state each epoch, so there is no scheduler object."""
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = None  # cosine: cosine_lr sets the rate from the state each epoch
+    scheduler = None
     if cfg.scheduler == "plateau":
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(cfg.patience // 4, 2), min_lr=cfg.lr * cfg.lr_min_ratio)
     elif cfg.scheduler != "cosine":
         raise ValueError(f"scheduler must be cosine or plateau, not {cfg.scheduler!r}")
+    return optimizer, scheduler
 
-    state = {"epoch": 0, "best": math.inf, "best_epoch": -1, "bad_epochs": 0, "history": [], "elapsed": 0.0}
-    best_state = copy.deepcopy((ema or model).state_dict())
-    if cfg.resume and ckpt_path.is_file():
-        saved = ck.read_checkpoint(ckpt_path)
-        ck.load_state(model, saved["train_state_dict"], source=str(ckpt_path))
-        if ema is not None:
-            ck.load_state(ema, saved["ema_state_dict"], source=str(ckpt_path))
-        optimizer.load_state_dict(saved["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(saved["scheduler"])
-        best_state = {k: v.to(device) for k, v in saved["state_dict"].items()}
-        state = saved["train_state"]
-        ck.set_rng_state(saved["rng"])
 
-    train_model = model
-    if world > 1:
-        train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    metadata = {"elements": elements, "cutoff": cfg.cutoff, "num_layers": int(getattr(model, "num_layers", 1))}
+@dataclass
+class _Run:
+    """What a training run carries from epoch to epoch; :meth:`checkpoint` is all a resumed run
+    needs to continue exactly."""
 
-    def make_checkpoint():
+    cfg: TrainConfig
+    model: torch.nn.Module
+    model_config: Dict[str, Any]
+    ema: Optional[torch.nn.Module]
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    elements: List[str]
+    teacher: Optional[str]
+    best_state: Dict[str, torch.Tensor]
+    state: Dict[str, Any] = field(default_factory=lambda: {"epoch": 0, "best": math.inf, "best_epoch": -1, "bad_epochs": 0,
+                                                           "history": [], "elapsed": 0.0})
+
+    @property
+    def deployable(self) -> torch.nn.Module:
+        """The weights a student is exported from: the EMA when there is one."""
+        return self.ema if self.ema is not None else self.model
+
+    def config(self) -> Dict[str, Any]:
+        return self.model.config() if hasattr(self.model, "config") else self.model_config
+
+    def checkpoint(self) -> Dict[str, Any]:
+        cfg = self.cfg
+        metadata = {"elements": self.elements, "cutoff": cfg.cutoff,
+                    "num_layers": int(getattr(self.model, "num_layers", 1))}
         return {
-            "model_config": model.config() if hasattr(model, "config") else model_config,
-            "state_dict": best_state, "train_state_dict": model.state_dict(),
-            "ema_state_dict": ema.state_dict() if ema is not None else None,
-            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "train_state": state, "rng": ck.rng_state(), "train_config": asdict(cfg),
-            "metadata": {**metadata, "provenance": {"teacher": teacher, "dataset": str(cfg.dataset), "seed": cfg.seed}},
+            "model_config": self.config(),
+            "state_dict": self.best_state, "train_state_dict": self.model.state_dict(),
+            "ema_state_dict": self.ema.state_dict() if self.ema is not None else None,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "train_state": self.state, "rng": ck.rng_state(), "train_config": asdict(cfg),
+            "metadata": {**metadata, "provenance": {"teacher": self.teacher, "dataset": str(cfg.dataset), "seed": cfg.seed}},
         }
 
-    train_graphs = graphs["train"]
-    n_train = len(train_graphs)
-    bar = None
-    if cfg.progress and rank == 0:
-        from tqdm import tqdm
+    def resume(self, path: Path, device) -> None:
+        saved = ck.read_checkpoint(path)
+        ck.load_state(self.model, saved["train_state_dict"], source=str(path))
+        if self.ema is not None:
+            ck.load_state(self.ema, saved["ema_state_dict"], source=str(path))
+        self.optimizer.load_state_dict(saved["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(saved["scheduler"])
+        self.best_state = {k: v.to(device) for k, v in saved["state_dict"].items()}
+        self.state = saved["train_state"]
+        ck.set_rng_state(saved["rng"])
 
-        bar = tqdm(total=cfg.epochs, initial=state["epoch"], desc=cfg.name, dynamic_ncols=True)
-    start = time.perf_counter() - state["elapsed"]
+
+def _start(cfg: TrainConfig, elements: List[str], train_graphs, device, teacher: Optional[str]) -> _Run:
+    """A fresh run: the initial student, its EMA copy, the optimizer and epoch 0's state."""
+    model, model_config = _build_model(cfg, elements, train_graphs, device)
+    ema = copy.deepcopy(model) if cfg.ema_decay > 0 else None
+    optimizer, scheduler = _optimizer(cfg, model)
+    best_state = copy.deepcopy((ema if ema is not None else model).state_dict())
+    return _Run(cfg=cfg, model=model, model_config=model_config, ema=ema, optimizer=optimizer, scheduler=scheduler,
+                elements=elements, teacher=teacher, best_state=best_state)
+
+
+def _train_step(run: _Run, train_model, global_batch, device, rank: int, world: int) -> float:
+    """One optimizer step on this rank's shard of ``global_batch``; returns the batch loss."""
+    cfg = run.cfg
+    shard = global_batch[rank::world]
+    counts = counts_of(global_batch)
+    run.optimizer.zero_grad(set_to_none=True)
+    if shard:
+        loss, _ = batch_loss(train_model, collate(shard, device=device), cfg, counts, world)
+    else:  # more ranks than structures: contribute zero gradient to the all-reduce
+        loss = sum(p.sum() * 0.0 for p in train_model.parameters())
+    loss.backward()
+    if cfg.grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(train_model.parameters(), cfg.grad_clip)
+    run.optimizer.step()
+    if run.ema is not None:
+        ema_update(run.ema, run.model, cfg.ema_decay)
+    return float(loss.detach()) / world
+
+
+def _train_epoch(run: _Run, train_model, train_graphs, device, rank: int, world: int) -> float:
+    """One pass over the training structures in the epoch's own seeded order (the same on every
+    rank, and again after a resume); returns the mean batch loss."""
+    cfg = run.cfg
+    run.model.train()
+    n_train = len(train_graphs)
+    seed = cfg.seed * 100003 + run.state["epoch"]
+    order = torch.randperm(n_train, generator=torch.Generator().manual_seed(seed)).tolist()
+    total, n_batches = 0.0, 0
+    for i in range(0, n_train, cfg.batch_size):
+        total += _train_step(run, train_model, [train_graphs[j] for j in order[i:i + cfg.batch_size]], device, rank, world)
+        n_batches += 1
+    return total / max(n_batches, 1)
+
+
+def _end_epoch(run: _Run, val_graphs, device, train_loss: float, start: float) -> Dict[str, float]:
+    """Validate, advance the learning rate, keep the best weights and log the epoch; returns the
+    validation metrics of the deployable weights."""
+    cfg, state = run.cfg, run.state
+    epoch = state["epoch"]
+    val_raw = evaluate_graphs(run.model, val_graphs, device=device)
+    val = evaluate_graphs(run.ema, val_graphs, device=device) if run.ema is not None else val_raw
+    # validation loss in the training loss's units, on the deployable (EMA) weights
+    val_loss = cfg.energy_weight * val["energy_rmse_per_atom"] ** 2 + cfg.force_weight * val["force_rmse"] ** 2
+    state["epoch"] = epoch + 1
+    state["elapsed"] = time.perf_counter() - start
+    if run.scheduler is not None:
+        run.scheduler.step(val_loss)
+    else:
+        for group in run.optimizer.param_groups:
+            group["lr"] = cosine_lr(cfg, state["epoch"], state["elapsed"])
+    if val_loss < state["best"]:
+        state.update(best=val_loss, best_epoch=epoch, bad_epochs=0)
+        run.best_state = copy.deepcopy(run.deployable.state_dict())
+    else:
+        state["bad_epochs"] += 1
+    state["history"].append({"epoch": epoch, "lr": run.optimizer.param_groups[0]["lr"], "train_loss": train_loss,
+                             "val": val, "val_raw": val_raw, "val_loss": val_loss, "elapsed_s": state["elapsed"]})
+    return val
+
+
+def _stop_reason(cfg: TrainConfig, state: Dict[str, Any], ran: int) -> Optional[str]:
+    """Why training stops after this epoch before its ``epochs`` are done, or None."""
+    if state["bad_epochs"] >= cfg.patience and early_stopping_armed(cfg, state["epoch"], state["elapsed"]):
+        return "early_stopping"
+    if cfg.max_time is not None and state["elapsed"] > cfg.max_time:
+        return "max_time"
+    if cfg.stop_after is not None and ran >= cfg.stop_after:
+        return "stop_after"
+    return None
+
+
+def _progress_bar(cfg: TrainConfig, rank: int, initial: int):
+    if not cfg.progress or rank != 0:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=cfg.epochs, initial=initial, desc=cfg.name, dynamic_ncols=True)
+
+
+def _show(bar, train_loss: float, val: Dict[str, float], lr: float) -> None:
+    bar.update(1)
+    bar.set_postfix(loss=f"{train_loss:.3g}", val_F=f"{val['force_rmse']:.4f}",
+                    val_E=f"{val['energy_mae_per_atom'] * 1000:.2f}meV", lr=f"{lr:.2g}")
+
+
+def _epochs(run: _Run, graphs, device, rank: int, world: int, ckpt_path: Path) -> str:
+    """Train until the epochs are done or a stop condition holds (rank 0 checkpoints every
+    epoch); returns why it stopped."""
+    cfg = run.cfg
+    train_model = run.model
+    if world > 1:
+        train_model = torch.nn.parallel.DistributedDataParallel(run.model, device_ids=[device.index] if device.type == "cuda" else None)
+    bar = _progress_bar(cfg, rank, run.state["epoch"])
+    start = time.perf_counter() - run.state["elapsed"]
     ran = 0
     stopped = "epochs"
-    while state["epoch"] < cfg.epochs:
-        epoch = state["epoch"]
-        model.train()
-        order = torch.randperm(n_train, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch)).tolist()
-        totals = {"loss": 0.0, "energy": 0.0, "forces": 0.0, "stress": 0.0}
-        n_batches = 0
-        for i in range(0, n_train, cfg.batch_size):
-            global_batch = [train_graphs[j] for j in order[i:i + cfg.batch_size]]
-            shard = global_batch[rank::world]
-            counts = counts_of(global_batch)
-            optimizer.zero_grad(set_to_none=True)
-            if shard:
-                loss, parts_ = batch_loss(train_model, collate(shard, device=device), cfg, counts, world)
-            else:  # more ranks than structures: contribute zero gradient to the all-reduce
-                loss, parts_ = sum(p.sum() * 0.0 for p in train_model.parameters()), {"energy": 0.0, "forces": 0.0, "stress": 0.0}
-            loss.backward()
-            if cfg.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(train_model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            if ema is not None:
-                ema_update(ema, model, cfg.ema_decay)
-            totals["loss"] += float(loss.detach()) / world
-            for k, v in parts_.items():
-                totals[k] += v
-            n_batches += 1
-        val_raw = evaluate_graphs(model, graphs["val"], device=device)
-        val = evaluate_graphs(ema, graphs["val"], device=device) if ema is not None else val_raw
-        # validation loss in the training loss's units, on the deployable (EMA) weights
-        val_loss = cfg.energy_weight * val["energy_rmse_per_atom"] ** 2 + cfg.force_weight * val["force_rmse"] ** 2
-        state["epoch"] = epoch + 1
-        state["elapsed"] = time.perf_counter() - start
-        if scheduler is not None:
-            scheduler.step(val_loss)
-        else:
-            for group in optimizer.param_groups:
-                group["lr"] = cosine_lr(cfg, state["epoch"], state["elapsed"])
-        if val_loss < state["best"]:
-            state.update(best=val_loss, best_epoch=epoch, bad_epochs=0)
-            best_state = copy.deepcopy((ema or model).state_dict())
-        else:
-            state["bad_epochs"] += 1
-        state["history"].append({"epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
-                                 "train_loss": totals["loss"] / max(n_batches, 1), "val": val, "val_raw": val_raw,
-                                 "val_loss": val_loss, "elapsed_s": state["elapsed"]})
+    while run.state["epoch"] < cfg.epochs:
+        train_loss = _train_epoch(run, train_model, graphs["train"], device, rank, world)
+        val = _end_epoch(run, graphs["val"], device, train_loss, start)
         ran += 1
         if rank == 0:
-            ck.save_checkpoint(make_checkpoint(), ckpt_path)
+            ck.save_checkpoint(run.checkpoint(), ckpt_path)
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{totals['loss'] / max(n_batches, 1):.3g}", val_F=f"{val['force_rmse']:.4f}",
-                            val_E=f"{val['energy_mae_per_atom'] * 1000:.2f}meV", lr=f"{optimizer.param_groups[0]['lr']:.2g}")
-        if state["bad_epochs"] >= cfg.patience and early_stopping_armed(cfg, state["epoch"], state["elapsed"]):
-            stopped = "early_stopping"
-            break
-        if cfg.max_time is not None and state["elapsed"] > cfg.max_time:
-            stopped = "max_time"
-            break
-        if cfg.stop_after is not None and ran >= cfg.stop_after:
-            stopped = "stop_after"
+            _show(bar, train_loss, val, run.optimizer.param_groups[0]["lr"])
+        reason = _stop_reason(cfg, run.state, ran)
+        if reason is not None:
+            stopped = reason
             break
     if bar is not None:
         bar.close()
+    return stopped
 
+
+def _finish(run: _Run, graphs, summary: Dict[str, Any], ckpt_path: Path) -> None:
+    """Held-out metrics of the best weights (in float64, as exported), the final checkpoint with
+    the provenance a student file exported from it carries, and the summary JSON."""
+    cfg = run.cfg
+    final = build_student(run.config())
+    ck.load_state(final, run.best_state)
+    final = final.double().eval()
+    test = graphs["test"] or graphs["val"]
+    summary["test_split"] = "test" if graphs["test"] else "val"
+    summary["metrics"] = evaluate_graphs(final, test, dtype=torch.float64)
+    summary["val_metrics"] = evaluate_graphs(final, graphs["val"], dtype=torch.float64)
+    summary["params"] = sum(p.numel() for p in final.parameters())
+    checkpoint = run.checkpoint()
+    checkpoint["metadata"]["provenance"] = provenance(cfg, run.teacher, summary)
+    ck.save_checkpoint(checkpoint, ckpt_path)
+    (Path(cfg.out) / f"{cfg.name}_summary.json").write_text(
+        json.dumps({**summary, "history": run.state["history"]}, indent=1, default=str))
+
+
+def train(cfg: TrainConfig) -> Dict[str, Any]:
+    """Train (or resume) one student; returns the summary (metrics, paths). Rank 0 writes files."""
+    _check_grad_clip(cfg)
+    init_process_group(cfg.device)
+    rank, world = group_rank()
+    device = _device(cfg, rank, world)
+    ckpt_path = Path(cfg.out) / f"{cfg.name}_checkpoint.pt"
+    frames = read_frames(cfg.dataset)
+    elements = _elements(frames)
+    graphs = {k: frames_to_graphs(v, cfg.cutoff, elements) for k, v in _split(frames, cfg.seed).items()}
+    run = _start(cfg, elements, graphs["train"], device, teacher=cfg.teacher or frames[0].info.get("teacher"))
+    if cfg.resume and ckpt_path.is_file():
+        run.resume(ckpt_path, device)
+    stopped = _epochs(run, graphs, device, rank, world, ckpt_path)
+    state = run.state
     summary: Dict[str, Any] = {"checkpoint": str(ckpt_path), "stopped": stopped, "epochs_done": state["epoch"],
                                "best_epoch": state["best_epoch"], "elapsed_s": state["elapsed"], "elements": elements}
     if rank == 0 and stopped != "stop_after":
-        final = build_student(model.config() if hasattr(model, "config") else model_config)
-        ck.load_state(final, best_state)
-        final = final.double().eval()
-        test = graphs["test"] or graphs["val"]
-        summary["test_split"] = "test" if graphs["test"] else "val"
-        summary["metrics"] = evaluate_graphs(final, test, dtype=torch.float64)
-        summary["val_metrics"] = evaluate_graphs(final, graphs["val"], dtype=torch.float64)
-        summary["params"] = sum(p.numel() for p in final.parameters())
-        # the provenance a student file exported from this checkpoint carries
-        checkpoint = make_checkpoint()
-        checkpoint["metadata"]["provenance"] = provenance(cfg, teacher, summary)
-        ck.save_checkpoint(checkpoint, ckpt_path)
-        (out / f"{cfg.name}_summary.json").write_text(json.dumps({**summary, "history": state["history"]}, indent=1, default=str))
+        _finish(run, graphs, summary, ckpt_path)
     return summary
 
 
