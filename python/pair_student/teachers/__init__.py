@@ -17,33 +17,22 @@ from __future__ import annotations
 from typing import Callable, Dict
 
 from .base import ASETeacher, Teacher
+from .lammps import LAMMPSTeacher
+from .orb import OrbTeacher, orb_model_names
+from .sevennet import SevenNetTeacher
 
 
 def _sevennet(name: str, device: str, **options) -> Teacher:
-    from .sevennet import SevenNetTeacher
-
     return SevenNetTeacher(device=device, **options)
 
 
 def _orb(name: str, device: str, **options) -> Teacher:
-    from .orb import OrbTeacher
-
     return OrbTeacher(name=name, device=device, **options)
 
 
 def _lammps(name: str, device: str, **options) -> Teacher:
-    from .lammps import LAMMPSTeacher
-
     preset = {"lammps:sw": "sw-si", "lammps": None}.get(name, name)
-    if preset is None:
-        return LAMMPSTeacher(preset=None, device=device, **options)
     return LAMMPSTeacher(preset=preset, device=device, **options)
-
-
-def _orb_names():
-    from .orb import orb_model_names
-
-    return orb_model_names()
 
 
 #: name -> factory(name, device, **options). Orb names are added from orb-models' own list.
@@ -58,7 +47,7 @@ TEACHERS: Dict[str, Callable[..., Teacher]] = {
     "tersoff-gan": _lammps,
     "lammps": _lammps,
 }
-TEACHERS.update({n: _orb for n in _orb_names()})
+TEACHERS.update({n: _orb for n in orb_model_names()})
 
 
 def get_teacher(name, /, *, device: str = "cpu", **options) -> Teacher:

@@ -6,10 +6,12 @@ distilled from. Everything downstream (sampling, labelling) only touches :class:
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
 
 Result = Dict[str, object]
 
@@ -88,8 +90,6 @@ class ASETeacher(Teacher):
 
 
 def _package_version(module: str) -> str:
-    from importlib import metadata
-
     top = module.split(".")[0]
     try:
         return f"{top}-{metadata.version(top)}"
@@ -97,30 +97,24 @@ def _package_version(module: str) -> str:
         return top
 
 
-def _calculator_class():
-    from ase.calculators.calculator import Calculator, all_changes
+class TeacherCalculator(Calculator):
+    """An ASE calculator that routes through :meth:`Teacher.compute`, so MD and optimisers see
+    exactly what the labelling sees (dtype handling included)."""
 
-    class TeacherCalculator(Calculator):
-        """An ASE calculator that routes through :meth:`Teacher.compute`, so MD and
-        optimisers see exactly what the labelling sees (dtype handling included)."""
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
 
-        implemented_properties = ["energy", "free_energy", "forces", "stress"]
+    def __init__(self, teacher: Teacher) -> None:
+        super().__init__()
+        self.teacher = teacher
 
-        def __init__(self, teacher: Teacher) -> None:
-            super().__init__()
-            self.teacher = teacher
-
-        def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
-            super().calculate(atoms, properties, system_changes)
-            out = self.teacher.compute(self.atoms)
-            self.results = {"energy": out["energy"], "free_energy": out["energy"],
-                            "forces": out["forces"]}
-            if out["stress"] is not None:
-                self.results["stress"] = out["stress"]
-
-    return TeacherCalculator
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        out = self.teacher.compute(self.atoms)
+        self.results = {"energy": out["energy"], "free_energy": out["energy"], "forces": out["forces"]}
+        if out["stress"] is not None:
+            self.results["stress"] = out["stress"]
 
 
-def teacher_calculator(teacher: Teacher):
+def teacher_calculator(teacher: Teacher) -> TeacherCalculator:
     """An ASE calculator that evaluates ``teacher`` via its :meth:`Teacher.compute`."""
-    return _calculator_class()(teacher)
+    return TeacherCalculator(teacher)

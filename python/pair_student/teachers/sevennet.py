@@ -3,6 +3,7 @@ so it works offline)."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
 from .base import Teacher
@@ -38,8 +39,6 @@ class SevenNetTeacher(Teacher):
             ) from exc
         if dtype not in ("float32", "float32-high"):
             raise ValueError(f"SevenNet runs in float32 only, not {dtype!r}")
-        import warnings
-
         with warnings.catch_warnings():
             # sevenn warns on every CPU construction that no GPU tensor-product kernel is on.
             warnings.simplefilter("ignore", UserWarning)
