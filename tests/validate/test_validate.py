@@ -21,9 +21,10 @@ from pair_student.runtime.runner import read_thermo, run_lammps
 from pair_student.models import ReferenceStudent
 from pair_student.runtime.plugin import PLUGIN_NAME, plugin_dir
 from pair_student.teachers import get_teacher
-from pair_student.validate import ValidationError, main, validate_system
+from pair_student.validate import ValidationError, validate_system
+from pair_student.validate.cli import main
 from pair_student.validate.compare import load_thresholds
-from pair_student.validate.runs import INPUTS_DIR, python_teacher_model, read_frames, run_protocol, write_data
+from pair_student.validate.runs import INPUTS_DIR, python_teacher_model, read_dump_frames, run_protocol, write_data
 from pair_student.validate.teacher_fix import run_inprocess, student_lines
 
 if not (Path(plugin_dir()) / PLUGIN_NAME).is_file():
@@ -164,7 +165,7 @@ def test_classical_teacher_runs_as_its_own_pair_style(models, tmp_path, capsys):
     assert report["systems"][0]["teacher"]["kind"].startswith("classical")
     thermo = report["systems"][0]["runs"]["nvt"]["teacher"]["thermo"]
     assert thermo["PotEng"][0] / 64 == pytest.approx(-4.3366, abs=2e-3)  # SW diamond Si cohesive energy
-    frames = read_frames(tmp_path / "si" / "nvt" / "teacher" / "dump.lammpstrj", ["Si"])
+    frames = read_dump_frames(tmp_path / "si" / "nvt" / "teacher" / "dump.lammpstrj", ["Si"])
     assert len(frames) >= 2 and np.abs(frames[-1].arrays["forces"]).max() > 0
 
 

@@ -15,7 +15,9 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 from ase import Atoms
+from ase.neighborlist import natural_cutoffs, neighbor_list
 
+from ..scores import MIN_FORCE_FOR_ANGLE, angular_error_deg, r2_score
 from .runs import Run
 
 #: name -> (default, meaning). A check passes when the value is on the right side of it.
@@ -65,8 +67,6 @@ def load_thresholds(*, path: Optional[str] = None, overrides: Sequence[str] = ()
 
 
 def _force_metrics(pred: np.ndarray, ref: np.ndarray) -> Dict[str, float]:
-    from ..scores import MIN_FORCE_FOR_ANGLE, angular_error_deg, r2_score
-
     pred, ref = np.asarray(pred, float).reshape(-1, 3), np.asarray(ref, float).reshape(-1, 3)
     diff = pred - ref
     rmse = float(np.sqrt(np.mean(diff**2)))
@@ -125,8 +125,6 @@ def thermo_stats(run: Run) -> Dict[str, float]:
 def rdf(frames: Sequence[Atoms], *, rmax: float = 6.0, bins: int = 120):
     """Radial distribution function averaged over frames (periodic cells, minimum image via
     ASE's neighbour list); rmax is clipped to half the smallest cell width."""
-    from ase.neighborlist import neighbor_list
-
     cell = frames[0].cell
     widths = frames[0].get_volume() / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
     rmax = min(rmax, 0.5 * float(widths.min()))
@@ -148,8 +146,6 @@ def rdf_difference(r: np.ndarray, g_student: np.ndarray, g_teacher: np.ndarray) 
 def bond_lengths(start: Atoms, frames: Sequence[Atoms]) -> Dict[str, np.ndarray]:
     """Lengths of each element pair's bonds over all frames; bonds are taken from the starting
     structure (covalent radii), so the same pairs are measured in every run."""
-    from ase.neighborlist import natural_cutoffs, neighbor_list
-
     i, j = neighbor_list("ij", start, natural_cutoffs(start, mult=1.15))
     keep = i < j
     i, j = i[keep], j[keep]
@@ -208,6 +204,81 @@ def verdict(checks: List[dict], unstable: Mapping[str, List[str]], errors: Mappi
     return {"passed": not reasons, "reasons": reasons}
 
 
+def _static_checks(checks: List[dict], obs: dict, static: Dict[str, float], th: Mapping[str, Optional[float]]) -> None:
+    obs["static"] = static
+    check(checks, name="force_rmse_rel_max", value=static["force_rmse_rel"], threshold=th["force_rmse_rel_max"],
+          upper=True, label="force RMSE/RMS(teacher)")
+    check(checks, name="force_r2_min", value=static["force_r2"], threshold=th["force_r2_min"], upper=False, label="force R2")
+    check(checks, name="energy_mae_max", value=static["energy_mae"], threshold=th["energy_mae_max"], upper=True,
+          label="energy MAE", unit=" eV/atom")
+
+
+def _nve_checks(checks: List[dict], obs: dict, s_run: Run, t_run: Run, th: Mapping[str, Optional[float]]) -> None:
+    s, t = drift(s_run), drift(t_run)
+    obs["nve"] = {"student": s, "teacher": t}
+    limit = th["drift_max"]
+    if limit is not None and np.isfinite(t["drift"]):
+        limit = max(limit, 3.0 * abs(t["drift"]))
+    check(checks, name="drift_max", value=abs(s["drift"]), threshold=limit, upper=True, label="|NVE drift|",
+          unit=" eV/atom/ps")
+
+
+def _nvt_checks(checks: List[dict], obs: dict, s_run: Run, t_run: Run, th: Mapping[str, Optional[float]],
+                start: Atoms) -> None:
+    s, t = thermo_stats(s_run), thermo_stats(t_run)
+    obs["nvt"] = {"student": s, "teacher": t}
+    check(checks, name="temp_mean_rel_max", value=abs(s["temp_mean"] - t["temp_mean"]) / max(t["temp_mean"], 1e-9),
+          threshold=th["temp_mean_rel_max"], upper=True, label="NVT |dT|/T")
+    if all(start.pbc):  # a molecule in a shrink-wrapped box has no meaningful pressure
+        check(checks, name="press_mean_diff_max", value=abs(s["press_mean"] - t["press_mean"]),
+              threshold=th["press_mean_diff_max"], upper=True, label="NVT |dP|", unit=" bar")
+    else:
+        for stats in (s, t):
+            stats["press_mean"] = stats["press_std"] = float("nan")
+    if not (s_run.frames and t_run.frames):
+        return
+    if all(start.pbc):
+        r, g_t = rdf(t_run.frames)
+        _, g_s = rdf(s_run.frames)
+        obs["rdf"] = {"r": r.tolist(), "teacher": g_t.tolist(), "student": g_s.tolist(),
+                      "difference": rdf_difference(r, g_s, g_t)}
+        check(checks, name="rdf_diff_max", value=obs["rdf"]["difference"], threshold=th["rdf_diff_max"], upper=True,
+              label="RDF difference")
+    elif not any(start.pbc):
+        b_s, b_t = bonds(start, s_run.frames), bonds(start, t_run.frames)
+        obs["bonds"] = {"student": b_s, "teacher": b_t}
+        worst = max((abs(b_s[k]["mean"] - b_t[k]["mean"]) for k in b_t), default=float("nan"))
+        check(checks, name="bond_mean_diff_max", value=worst, threshold=th["bond_mean_diff_max"], upper=True,
+              label="largest |d mean bond length|", unit=" A")
+
+
+def _speed_checks(checks: List[dict], obs: dict, s_run: Run, t_run: Run, th: Mapping[str, Optional[float]]) -> None:
+    ts, tt = s_run.atom_steps_per_s, t_run.atom_steps_per_s
+    obs["speed"] = {"student": ts, "teacher": tt, "speedup": ts / tt if ts and tt else None}
+    check(checks, name="speedup_min", value=obs["speed"]["speedup"], threshold=th["speedup_min"], upper=False,
+          label="speed-up over the teacher")
+
+
+def _npt_checks(checks: List[dict], obs: dict, s_run: Run, t_run: Run, th: Mapping[str, Optional[float]]) -> None:
+    s, t = thermo_stats(s_run), thermo_stats(t_run)
+    obs["npt"] = {"student": s, "teacher": t}
+    check(checks, name="volume_mean_rel_max", value=abs(s["volume_mean"] - t["volume_mean"]) / t["volume_mean"],
+          threshold=th["volume_mean_rel_max"], upper=True, label="NPT |dV|/V")
+
+
+def _minimize_checks(checks: List[dict], obs: dict, s_run: Run, t_run: Run, th: Mapping[str, Optional[float]]) -> None:
+    s, t = relaxed(s_run), relaxed(t_run)
+    rmsd = position_rmsd(s_run.frames[-1], t_run.frames[-1])
+    obs["minimize"] = {"student": s, "teacher": t, "rmsd": rmsd}
+    check(checks, name="min_energy_diff_max", value=abs(s["energy"] - t["energy"]), threshold=th["min_energy_diff_max"],
+          upper=True, label="relaxed |dE|", unit=" eV/atom")
+    if np.isfinite(t["volume"]):
+        check(checks, name="min_volume_rel_max", value=abs(s["volume"] - t["volume"]) / t["volume"],
+              threshold=th["min_volume_rel_max"], upper=True, label="relaxed |dV|/V")
+    check(checks, name="min_rmsd_max", value=rmsd, threshold=th["min_rmsd_max"], upper=True, label="relaxed RMSD",
+          unit=" A")
+
+
 def compare_student(
     *,
     student: str,
@@ -231,66 +302,16 @@ def compare_student(
     errors = {p: r[student].error for p, r in runs.items() if r[student].error}
     unstable = {p: r[student].unstable for p, r in runs.items() if r[student].unstable}
     if static:
-        obs["static"] = static
-        check(checks, name="force_rmse_rel_max", value=static["force_rmse_rel"], threshold=th["force_rmse_rel_max"],
-              upper=True, label="force RMSE/RMS(teacher)")
-        check(checks, name="force_r2_min", value=static["force_r2"], threshold=th["force_r2_min"], upper=False, label="force R2")
-        check(checks, name="energy_mae_max", value=static["energy_mae"], threshold=th["energy_mae_max"], upper=True,
-              label="energy MAE", unit=" eV/atom")
+        _static_checks(checks, obs, static, th)
     usable = {p: r for p, r in runs.items() if r[student].ok and r[teacher].ok and r[student].thermo}
     if "nve" in usable:
-        s, t = drift(usable["nve"][student]), drift(usable["nve"][teacher])
-        obs["nve"] = {"student": s, "teacher": t}
-        limit = th["drift_max"]
-        if limit is not None and np.isfinite(t["drift"]):
-            limit = max(limit, 3.0 * abs(t["drift"]))
-        check(checks, name="drift_max", value=abs(s["drift"]), threshold=limit, upper=True, label="|NVE drift|",
-              unit=" eV/atom/ps")
+        _nve_checks(checks, obs, usable["nve"][student], usable["nve"][teacher], th)
     if "nvt" in usable:
-        s_run, t_run = usable["nvt"][student], usable["nvt"][teacher]
-        s, t = thermo_stats(s_run), thermo_stats(t_run)
-        obs["nvt"] = {"student": s, "teacher": t}
-        check(checks, name="temp_mean_rel_max", value=abs(s["temp_mean"] - t["temp_mean"]) / max(t["temp_mean"], 1e-9),
-              threshold=th["temp_mean_rel_max"], upper=True, label="NVT |dT|/T")
-        if all(start.pbc):  # a molecule in a shrink-wrapped box has no meaningful pressure
-            check(checks, name="press_mean_diff_max", value=abs(s["press_mean"] - t["press_mean"]),
-                  threshold=th["press_mean_diff_max"], upper=True, label="NVT |dP|", unit=" bar")
-        else:
-            for stats in (s, t):
-                stats["press_mean"] = stats["press_std"] = float("nan")
-        if all(start.pbc) and s_run.frames and t_run.frames:
-            r, g_t = rdf(t_run.frames)
-            _, g_s = rdf(s_run.frames)
-            obs["rdf"] = {"r": r.tolist(), "teacher": g_t.tolist(), "student": g_s.tolist(),
-                          "difference": rdf_difference(r, g_s, g_t)}
-            check(checks, name="rdf_diff_max", value=obs["rdf"]["difference"], threshold=th["rdf_diff_max"], upper=True,
-                  label="RDF difference")
-        elif not any(start.pbc) and s_run.frames and t_run.frames:
-            b_s, b_t = bonds(start, s_run.frames), bonds(start, t_run.frames)
-            obs["bonds"] = {"student": b_s, "teacher": b_t}
-            worst = max((abs(b_s[k]["mean"] - b_t[k]["mean"]) for k in b_t), default=float("nan"))
-            check(checks, name="bond_mean_diff_max", value=worst, threshold=th["bond_mean_diff_max"], upper=True,
-                  label="largest |d mean bond length|", unit=" A")
+        _nvt_checks(checks, obs, usable["nvt"][student], usable["nvt"][teacher], th, start)
     if "nvt" in runs:  # speed is worth knowing even for a run that went unstable
-        ts, tt = runs["nvt"][student].atom_steps_per_s, runs["nvt"][teacher].atom_steps_per_s
-        obs["speed"] = {"student": ts, "teacher": tt, "speedup": ts / tt if ts and tt else None}
-        check(checks, name="speedup_min", value=obs["speed"]["speedup"], threshold=th["speedup_min"], upper=False,
-              label="speed-up over the teacher")
+        _speed_checks(checks, obs, runs["nvt"][student], runs["nvt"][teacher], th)
     if "npt" in usable:
-        s, t = thermo_stats(usable["npt"][student]), thermo_stats(usable["npt"][teacher])
-        obs["npt"] = {"student": s, "teacher": t}
-        check(checks, name="volume_mean_rel_max", value=abs(s["volume_mean"] - t["volume_mean"]) / t["volume_mean"],
-              threshold=th["volume_mean_rel_max"], upper=True, label="NPT |dV|/V")
+        _npt_checks(checks, obs, usable["npt"][student], usable["npt"][teacher], th)
     if "minimize" in usable:
-        s_run, t_run = usable["minimize"][student], usable["minimize"][teacher]
-        s, t = relaxed(s_run), relaxed(t_run)
-        rmsd = position_rmsd(s_run.frames[-1], t_run.frames[-1])
-        obs["minimize"] = {"student": s, "teacher": t, "rmsd": rmsd}
-        check(checks, name="min_energy_diff_max", value=abs(s["energy"] - t["energy"]), threshold=th["min_energy_diff_max"],
-              upper=True, label="relaxed |dE|", unit=" eV/atom")
-        if np.isfinite(t["volume"]):
-            check(checks, name="min_volume_rel_max", value=abs(s["volume"] - t["volume"]) / t["volume"],
-                  threshold=th["min_volume_rel_max"], upper=True, label="relaxed |dV|/V")
-        check(checks, name="min_rmsd_max", value=rmsd, threshold=th["min_rmsd_max"], upper=True, label="relaxed RMSD",
-              unit=" A")
+        _minimize_checks(checks, obs, usable["minimize"][student], usable["minimize"][teacher], th)
     return {"student": student, "observables": obs, "checks": checks, **verdict(checks, unstable, errors)}

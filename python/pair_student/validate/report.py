@@ -10,6 +10,7 @@ from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 
+from .compare import bond_lengths
 from .runs import Run
 
 
@@ -176,8 +177,6 @@ def plot_system(*, out: Path, system: str, runs: Mapping[str, Mapping[str, Run]]
         series += [(res["student"], res["observables"]["rdf"]["r"], res["observables"]["rdf"]["student"]) for res in with_rdf]
         single_panel(series, xlabel="r (A)", ylabel="g(r)", title=f"{system} RDF (NVT)", name=f"{system}_rdf.png")
     if start is not None and not any(start.pbc) and "nvt" in runs:
-        from .compare import bond_lengths
-
         per_model = {m: bond_lengths(start, r.frames) for m, r in runs["nvt"].items() if r.frames}
         names = sorted({n for d in per_model.values() for n in d})
         if names:

@@ -21,8 +21,10 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers
+from ase.io import write
 
 from ..runtime.runner import read_thermo, run_lammps
+from ..teachers.lammps import PRESETS, potentials_dir
 from .teacher_fix import TeacherFix, classical_lines, python_teacher_lines, run_inprocess, split_at_potential
 
 INPUTS_DIR = Path(__file__).resolve().parent.parent / "inputs"
@@ -88,10 +90,6 @@ def classical_teacher_lines(name: str, elements: Sequence[str]) -> Optional[List
     """LAMMPS lines of a classical registry teacher (``sw-si``, ``sw-gan``, ``tersoff-gan``),
     None for any other name. Types map to ``elements`` in order."""
     key = CLASSICAL_ALIASES.get(name.lower(), name.lower())
-    try:
-        from ..teachers.lammps import PRESETS, potentials_dir
-    except ImportError:
-        return None
     if key not in PRESETS:
         return None
     style, fname, known = PRESETS[key]
@@ -128,12 +126,10 @@ def check_input(path: Path) -> str:
 
 def write_data(atoms: Atoms, path: Path, elements: Sequence[str]) -> None:
     """LAMMPS data file with a Masses section, types in ``elements`` order."""
-    from ase.io import write
-
     write(path, atoms, format="lammps-data", masses=True, specorder=list(elements), atom_style="atomic")
 
 
-def read_frames(path: Path, elements: Sequence[str]) -> List[Atoms]:
+def read_dump_frames(path: Path, elements: Sequence[str]) -> List[Atoms]:
     """Every frame of a text ``dump custom`` with id type x y z fx fy fz, as ASE ``Atoms``
     (sorted by id, forces in ``atoms.arrays['forces']``, timestep in ``atoms.info['step']``)."""
     numbers = np.array([atomic_numbers[e] for e in elements])
@@ -247,6 +243,25 @@ def run_protocol(
     var = {**variables, "potential": "potential.in", "data": str(Path(data).resolve()), "elements": " ".join(elements)}
     run = Run(model=model.label, protocol=protocol, workdir=workdir, natoms=natoms)
     start = time.perf_counter()
+    run.error = _execute(model, script, workdir=workdir, variables=var, elements=elements, nprocs=nprocs,
+                         timeout=timeout, progress=progress)
+    run.wall_seconds = time.perf_counter() - start
+    _read_outputs(run, elements)
+    if run.thermo:
+        run.unstable = stability_problems(run.thermo, natoms=natoms, temp=float(variables.get("temp", 300)),
+                                          protocol=protocol, steps=int(variables.get("steps", 0)),
+                                          explode_temp_factor=explode_temp_factor)
+    for atoms in run.frames:
+        if not np.all(np.isfinite(atoms.positions)) or not np.all(np.isfinite(atoms.arrays["forces"])):
+            run.unstable.append("NaN in dumped positions or forces")
+            break
+    return run
+
+
+def _execute(model: Model, script: str, *, workdir: Path, variables: Dict[str, object], elements: Sequence[str],
+             nprocs: int, timeout: float, progress) -> Optional[str]:
+    """Run the input: a Python teacher in this process, anything else as ``lmp``; returns why
+    the run failed, or None."""
     if model.kind == "python":
         last = [0]
 
@@ -256,16 +271,21 @@ def run_protocol(
                 last[0] = step
 
         fix = TeacherFix(teacher=model.teacher, elements=elements, on_step=advance)
-        out = run_inprocess(script=script, workdir=workdir, variables=var, teacher_fix=fix)
-        run.error = fix.error or out["error"]
-    else:
-        try:
-            res = run_lammps(script, workdir=workdir, nprocs=nprocs, variables=var, timeout=timeout)
-            if res.returncode != 0:
-                run.error = res.error or f"lmp exited with code {res.returncode}: {res.output.strip()[-400:]}"
-        except subprocess.TimeoutExpired:
-            run.error = f"lmp did not finish within {timeout:.0f} s"
-    run.wall_seconds = time.perf_counter() - start
+        out = run_inprocess(script=script, workdir=workdir, variables=variables, teacher_fix=fix)
+        return fix.error or out["error"]
+    try:
+        res = run_lammps(script, workdir=workdir, nprocs=nprocs, variables=variables, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"lmp did not finish within {timeout:.0f} s"
+    if res.returncode != 0:
+        return res.error or f"lmp exited with code {res.returncode}: {res.output.strip()[-400:]}"
+    return None
+
+
+def _read_outputs(run: Run, elements: Sequence[str]) -> None:
+    """Thermo table, dumped frames and loop timing of a finished run; the first problem found
+    becomes ``run.error`` unless the run already had one."""
+    workdir = run.workdir
     log = workdir / "log.lammps"
     try:
         run.thermo = read_thermo(log)
@@ -276,21 +296,12 @@ def run_protocol(
         run.error = f"thermo lacks columns {missing}; use thermo_style custom {' '.join(c.lower() for c in THERMO_COLUMNS)}"
     if (workdir / "dump.lammpstrj").is_file():
         try:
-            run.frames = read_frames(workdir / "dump.lammpstrj", elements)
+            run.frames = read_dump_frames(workdir / "dump.lammpstrj", elements)
         except (ValueError, IndexError) as exc:
             run.error = run.error or f"unreadable dump.lammpstrj: {exc}"
     elif run.error is None:
         run.error = "the input wrote no dump.lammpstrj"
     run.loop_seconds, run.loop_steps = _loop_time(log)
-    if run.thermo:
-        run.unstable = stability_problems(run.thermo, natoms=natoms, temp=float(variables.get("temp", 300)),
-                                          protocol=protocol, steps=int(variables.get("steps", 0)),
-                                          explode_temp_factor=explode_temp_factor)
-    for atoms in run.frames:
-        if not np.all(np.isfinite(atoms.positions)) or not np.all(np.isfinite(atoms.arrays["forces"])):
-            run.unstable.append("NaN in dumped positions or forces")
-            break
-    return run
 
 
 def md_every(steps: int) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
@@ -27,6 +26,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers
+
+from ..runtime.plugin import open_lammps
 
 FIX_ID = "teacher"
 
@@ -112,8 +113,6 @@ class TeacherFix:
         self.numbers = np.array([atomic_numbers[e] for e in elements])
         self.fix_id = fix_id
         self.on_step = on_step
-        self.calls = 0
-        self.seconds = 0.0
         self.error: Optional[str] = None
         self.lmp = None
 
@@ -142,7 +141,6 @@ class TeacherFix:
             self.error = f"teacher {getattr(self.teacher, 'name', '')} failed at step {ntimestep}: {type(exc).__name__}: {exc}"
 
     def _evaluate(self, ntimestep, nlocal, x, f) -> None:
-        start = time.perf_counter()
         atoms = self.atoms(nlocal, x)
         out = self.teacher.compute(atoms)
         f[:nlocal] = np.asarray(out["forces"], dtype=float).reshape(nlocal, 3)
@@ -153,8 +151,6 @@ class TeacherFix:
             # in the order xx yy zz xy xz yz.
             s = -np.asarray(stress, dtype=float).reshape(6) * atoms.get_volume()
             self.lmp.fix_external_set_virial_global(self.fix_id, [s[0], s[1], s[2], s[5], s[4], s[3]])
-        self.calls += 1
-        self.seconds += time.perf_counter() - start
         if self.on_step is not None:
             self.on_step(int(ntimestep))
 
@@ -180,10 +176,8 @@ def run_inprocess(
 
     The input runs in two parts: up to the line that includes ``${potential}``, then, once the
     callback is registered, the rest. Returns ``{"returncode", "error"}``; LAMMPS errors are
-    caught and reported, never raised, like :func:`pair_student.lammps_runner.run_lammps`.
+    caught and reported, never raised, like :func:`pair_student.runtime.runner.run_lammps`.
     """
-    from ..runtime.plugin import open_lammps
-
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "in.lammps").write_text(script)
