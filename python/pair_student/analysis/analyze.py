@@ -13,49 +13,23 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, Optional, Sequence
 
 import numpy as np
 import torch
+from ase.io import iread
+from ase.stress import full_3x3_to_voigt_6_stress
 
 from ..contract import EDGE_INDEX, EDGE_VECTORS, NUM_LOCAL, SPECIES, evaluate, load_student
 from ..graph import atoms_to_graph, edge_forces, edge_virials
 from ..registry import target_status
+from ..teachers import get_teacher
 from .card import write_card
 from .figures import plot_student
 from .metrics import ErrorStats
 from .schema import validate
-
-
-def _resolve_teacher(teacher):
-    """A Teacher from a name, a Teacher, an ASE calculator or None."""
-    if teacher is None:
-        return None
-    try:
-        from ..teachers import get_teacher
-    except ImportError:  # teachers not installed: an ASE calculator still works
-        get_teacher = None
-    if get_teacher is not None:
-        return get_teacher(teacher)
-    if isinstance(teacher, str):
-        raise RuntimeError(f"teacher {teacher!r} requested but pair_student.teachers is unavailable")
-    return _CalculatorTeacher(teacher)
-
-
-class _CalculatorTeacher:
-    """Fallback wrapper of an ASE calculator with the Teacher ``compute`` interface."""
-
-    def __init__(self, calc):
-        self.calc, self.name = calc, type(calc).__name__.lower()
-
-    def compute(self, atoms):
-        work = atoms.copy()
-        work.calc = self.calc
-        stress = work.get_stress(voigt=True) if work.pbc.all() else None
-        return {"energy": work.get_potential_energy(), "forces": work.get_forces(), "stress": stress}
 
 
 def dataset_labels(atoms) -> Optional[Dict]:
@@ -94,8 +68,6 @@ class _Student:
         forces = edge_forces(g[EDGE_INDEX], grad.detach(), n).to(torch.float64).numpy()
         stress = None
         if atoms.pbc.all():
-            from ase.stress import full_3x3_to_voigt_6_stress
-
             virial = edge_virials(g[EDGE_VECTORS], grad.detach()).sum(0).to(torch.float64).numpy()
             stress = full_3x3_to_voigt_6_stress(-virial / atoms.get_volume())
         return {"energy": float(energies.detach().to(torch.float64).sum()), "forces": forces, "stress": stress}
@@ -126,6 +98,65 @@ class _Student:
         }
 
 
+class _Labels:
+    """Teacher labels of each frame: the frame's own (a labelled dataset) unless a teacher was
+    given; the teacher is built only when a frame needs it."""
+
+    def __init__(self, teacher):
+        self.teacher = teacher
+        self.resolved = None
+        self.used = {"dataset": 0, "teacher": 0}
+        self.labelled_by = None  # the teacher a pair_student dataset names
+
+    def __call__(self, atoms, index: int) -> Dict:
+        labels = dataset_labels(atoms) if self.teacher is None else None
+        if labels is not None:
+            self.used["dataset"] += 1
+            self.labelled_by = self.labelled_by or atoms.info.get("teacher")
+            return labels
+        if self.teacher is None:
+            raise ValueError(f"frame {index} carries no energy/forces and no teacher was given")
+        self.resolved = self.resolved or get_teacher(self.teacher)
+        self.used["teacher"] += 1
+        return self.resolved.compute(atoms)
+
+    @property
+    def name(self) -> Optional[str]:
+        named = str(self.teacher) if isinstance(self.teacher, str) else self.labelled_by
+        return getattr(self.resolved, "name", None) or named
+
+
+def _feed(runs: Sequence[_Student], stream: Iterable, labels: _Labels, *, max_frames: Optional[int],
+          split: Optional[str]) -> int:
+    """Every student on each frame (of ``split``, at most ``max_frames``); returns the frame count."""
+    count = 0
+    for atoms in stream:
+        if max_frames is not None and count >= max_frames:
+            break
+        if split is not None and atoms.info.get("split") != split:
+            continue
+        reference = labels(atoms, count)
+        symbols = atoms.get_chemical_symbols()
+        for run in runs:
+            run.stats.add_frame(symbols, reference, run.evaluate(atoms))
+        count += 1
+    return count
+
+
+def _write_outputs(report: Dict, runs: Sequence[_Student], out: Path, *, figures: bool, html: bool) -> None:
+    """The per-student figures, ``metrics.json`` and the card, after checking the report."""
+    out.mkdir(parents=True, exist_ok=True)
+    for run, entry in zip(runs, report["students"]):
+        entry["figure"] = None
+        if figures:
+            title = (f"{entry['name']} vs {report['teacher'] or 'dataset labels'}  "
+                     f"({report['frames']} frames, {entry['atoms']} atoms)")
+            entry["figure"] = str(plot_student(run.stats, entry, out / f"{entry['name']}.png", title=title))
+    validate(report)
+    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    write_card(report, out, html_too=html)
+
+
 def analyze_students(
     *,
     students: Sequence[str | os.PathLike],
@@ -154,59 +185,25 @@ def analyze_students(
         html: also write ``card.html``.
         figures: write the per-student PNGs.
     """
-    from ase.io import iread
-
     if not students:
         raise ValueError("give at least one student file")
     runs = [_Student(p, reservoir=reservoir, seed=seed) for p in students]
     frames_file = str(frames) if isinstance(frames, (str, os.PathLike)) else None
-    stream = iread(str(frames)) if frames_file else iter(frames)
-    resolved = None
-    used = {"dataset": 0, "teacher": 0}
-    labelled_by = None
-    count = 0
-    for atoms in stream:
-        if max_frames is not None and count >= max_frames:
-            break
-        if split is not None and atoms.info.get("split") != split:
-            continue
-        labels = dataset_labels(atoms) if teacher is None else None
-        if labels is None:
-            if teacher is None:
-                raise ValueError(f"frame {count} carries no energy/forces and no teacher was given")
-            resolved = resolved or _resolve_teacher(teacher)
-            labels = resolved.compute(atoms)
-            used["teacher"] += 1
-        else:
-            used["dataset"] += 1
-            labelled_by = labelled_by or atoms.info.get("teacher")  # a pair_student dataset names its teacher
-        symbols = atoms.get_chemical_symbols()
-        for run in runs:
-            run.stats.add_frame(symbols, labels, run.evaluate(atoms))
-        count += 1
+    labels = _Labels(teacher)
+    count = _feed(runs, iread(str(frames)) if frames_file else iter(frames), labels, max_frames=max_frames, split=split)
     if count == 0:
         which = f" with split {split!r}" if split is not None else ""
         raise ValueError(f"no frames{which} to analyse in {frames_file or 'the given frames'}")
-    teacher_name = getattr(resolved, "name", None) or (str(teacher) if isinstance(teacher, str) else labelled_by)
     report = {
         "schema_version": 1,
-        "teacher": teacher_name,
-        "labels": "teacher" if used["teacher"] else "dataset",
+        "teacher": labels.name,
+        "labels": "teacher" if labels.used["teacher"] else "dataset",
         "frames_file": frames_file,
         "frames": count,
         "students": [run.report() for run in runs],
     }
     if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        for run, entry in zip(runs, report["students"]):
-            entry["figure"] = None
-            if figures:
-                title = f"{entry['name']} vs {teacher_name or 'dataset labels'}  ({count} frames, {entry['atoms']} atoms)"
-                entry["figure"] = str(plot_student(run.stats, entry, out / f"{entry['name']}.png", title=title))
-        validate(report)
-        (out / "metrics.json").write_text(json.dumps(report, indent=2))
-        write_card(report, out, html_too=html)
+        _write_outputs(report, runs, Path(out), figures=figures, html=html)
     else:
         validate(report)
     return report

@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from ase.io import iread
+
 from .analyze import dataset_labels, analyze_students
 from .card import write_card
 
@@ -57,8 +59,6 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student analyze") -
 def _analyze_named(args) -> Dict:
     """With ``--teacher``: use the dataset's labels when every frame has them (the teacher is
     only recorded), else compute with the teacher."""
-    from ase.io import iread
-
     labelled = all(dataset_labels(a) is not None for a in iread(args.frames))
     report = analyze_students(students=args.students, frames=args.frames,
                               teacher=None if labelled else args.teacher, out=args.out,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 import numpy as np
 
@@ -37,88 +37,89 @@ def _parity(ax, t, p, colors, title, unit, labels=None):
     ax.legend(fontsize=7, loc="upper left", markerscale=3)
 
 
-def plot_student(stats: ErrorStats, summary: Dict, path, *, title: str) -> Path:
-    """Write the figure of one student to ``path`` (PNG); returns the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(3, 4, figsize=(20, 14.5))
-    ax = axes.ravel()
+def _parity_panels(ax, stats: ErrorStats, summary: Dict) -> None:
+    """Panels 1-5: force components, energy and force magnitude, student against teacher."""
     sample = stats.force_sample.sample()
     elem = sample[:, 0].astype(int) if len(sample) else np.zeros(0, int)
     force = summary["force"]
-    for k, c in enumerate(COMPONENTS):  # 1-3: component parity
+    for k, c in enumerate(COMPONENTS):
         r2 = force["components"][c]["r2"]
         _parity(ax[k], sample[:, 1 + k], sample[:, 4 + k], elem, f"force $F_{c}$  R² = {_fmt(r2)}",
                 "eV/Å", stats.elements)
-    es = stats.energy_sample.sample()  # 4: energy parity
+    es = stats.energy_sample.sample()
     _parity(ax[3], es[:, 1], es[:, 2], "C0", f"energy  MAE = {_fmt(summary['energy_per_atom']['mae'] and 1e3 * summary['energy_per_atom']['mae'], '.2f')} meV/atom",
             "eV/atom")
-    mt = np.linalg.norm(sample[:, 1:4], axis=1)  # 5: magnitude
+    mt = np.linalg.norm(sample[:, 1:4], axis=1)
     mp = np.linalg.norm(sample[:, 4:7], axis=1)
     _parity(ax[4], mt, mp, elem, f"|F| magnitude  Pearson r = {_fmt(force['magnitude_pearson'])}", "eV/Å",
             stats.elements)
 
-    ang = summary["angular_error_deg"]  # 6: angular histogram
+
+def _angle_panel(ax, stats: ErrorStats, ang: Dict) -> None:
+    """Panel 6: histogram of the angular error, cut where 99.5 % of the atoms are in."""
     centers = 0.5 * (ANGLE_BINS[1:] + ANGLE_BINS[:-1])
     counts = stats.angle.counts
     top = ANGLE_BINS[min(len(counts), int(np.nonzero(np.cumsum(counts) >= 0.995 * max(counts.sum(), 1))[0][0]) + 2)] \
         if counts.sum() else 180.0
-    ax[5].bar(centers, counts / max(counts.sum(), 1), width=0.5, color="C2")
+    ax.bar(centers, counts / max(counts.sum(), 1), width=0.5, color="C2")
     for value, style, lab in ((ang["mean"], "-", "mean"), (ang["median"], "--", "median")):
         if value is not None:
-            ax[5].axvline(value, color="k", ls=style, lw=1, label=f"{lab} {value:.2f}°")
-    ax[5].set_xlim(0, max(top, 1.0))
-    ax[5].set_xlabel("angle between student and teacher force (°)")
-    ax[5].set_ylabel("fraction of atoms")
-    ax[5].set_title(f"angular error (|F| ≥ {ang['min_force']} eV/Å; {ang['skipped_small_force']} skipped)")
-    ax[5].legend(fontsize=8)
+            ax.axvline(value, color="k", ls=style, lw=1, label=f"{lab} {value:.2f}°")
+    ax.set_xlim(0, max(top, 1.0))
+    ax.set_xlabel("angle between student and teacher force (°)")
+    ax.set_ylabel("fraction of atoms")
+    ax.set_title(f"angular error (|F| ≥ {ang['min_force']} eV/Å; {ang['skipped_small_force']} skipped)")
+    ax.legend(fontsize=8)
 
-    cum = np.cumsum(stats.error.counts) / max(stats.error.n, 1)  # 7: CDF of |dF|
-    ax[6].semilogx(ERROR_BINS[1:], cum, color="C3")
-    for q, v in force["error_percentiles"].items():
+
+def _error_cdf_panel(ax, stats: ErrorStats, percentiles: Dict) -> None:
+    """Panel 7: CDF of the per-atom force error with its percentiles."""
+    cum = np.cumsum(stats.error.counts) / max(stats.error.n, 1)
+    ax.semilogx(ERROR_BINS[1:], cum, color="C3")
+    for q, v in percentiles.items():
         if v is not None and v > 0:
-            ax[6].axvline(v, color="gray", lw=0.7, ls=":")
-            ax[6].text(v, 0.05 + 0.2 * ["p50", "p90", "p95", "p99"].index(q), f"{q}\n{v:.3f}", fontsize=7)
+            ax.axvline(v, color="gray", lw=0.7, ls=":")
+            ax.text(v, 0.05 + 0.2 * ["p50", "p90", "p95", "p99"].index(q), f"{q}\n{v:.3f}", fontsize=7)
     nz = np.nonzero(stats.error.counts)[0]
     if len(nz):
-        ax[6].set_xlim(ERROR_BINS[max(nz[0], 1)], ERROR_BINS[min(nz[-1] + 2, len(ERROR_BINS) - 1)])
-    ax[6].set_xlabel("per-atom force error |ΔF| (eV/Å)")
-    ax[6].set_ylabel("cumulative fraction of atoms")
-    ax[6].set_title("force error CDF and percentiles")
-    ax[6].grid(alpha=0.3)
+        ax.set_xlim(ERROR_BINS[max(nz[0], 1)], ERROR_BINS[min(nz[-1] + 2, len(ERROR_BINS) - 1)])
+    ax.set_xlabel("per-atom force error |ΔF| (eV/Å)")
+    ax.set_ylabel("cumulative fraction of atoms")
+    ax.set_title("force error CDF and percentiles")
+    ax.grid(alpha=0.3)
 
-    per = summary["per_element"]  # 8-9: per element bars
+
+def _element_panels(ax_error, ax_angle, per: Dict) -> None:
+    """Panels 8-9: force error, then angular error and R², per element."""
     names = list(per)
     x = np.arange(len(names))
-    ax[7].bar(x - 0.2, [per[n]["rmse"] or 0 for n in names], 0.4, label="RMSE")
-    ax[7].bar(x + 0.2, [per[n]["mae"] or 0 for n in names], 0.4, label="MAE")
-    ax[7].set_xticks(x, names)
-    ax[7].set_ylabel("force component error (eV/Å)")
-    ax[7].set_title("force error per element")
-    ax[7].legend(fontsize=8)
-    ax[8].bar(x, [per[n]["angular_mean_deg"] or 0 for n in names], 0.5, color=[f"C{i}" for i in range(len(names))])
+    ax_error.bar(x - 0.2, [per[n]["rmse"] or 0 for n in names], 0.4, label="RMSE")
+    ax_error.bar(x + 0.2, [per[n]["mae"] or 0 for n in names], 0.4, label="MAE")
+    ax_error.set_xticks(x, names)
+    ax_error.set_ylabel("force component error (eV/Å)")
+    ax_error.set_title("force error per element")
+    ax_error.legend(fontsize=8)
+    ax_angle.bar(x, [per[n]["angular_mean_deg"] or 0 for n in names], 0.5, color=[f"C{i}" for i in range(len(names))])
     for i, n in enumerate(names):
         r2 = per[n]["r2"]
-        ax[8].text(i, (per[n]["angular_mean_deg"] or 0), f"R²={_fmt(r2, '.3f')}", ha="center", va="bottom", fontsize=8)
-    ax[8].set_xticks(x, names)
-    ax[8].set_ylabel("mean angular error (°)")
-    ax[8].set_title("angular error and force R² per element")
+        ax_angle.text(i, (per[n]["angular_mean_deg"] or 0), f"R²={_fmt(r2, '.3f')}", ha="center", va="bottom", fontsize=8)
+    ax_angle.set_xticks(x, names)
+    ax_angle.set_ylabel("mean angular error (°)")
+    ax_angle.set_title("angular error and force R² per element")
 
-    ce = stats.component_error  # 10: signed component error distribution
-    ax[9].semilogy(0.5 * (ce.bins[1:] + ce.bins[:-1]), np.where(ce.counts > 0, ce.counts, np.nan), color="C4", drawstyle="steps-mid")
-    ax[9].set_xlabel("force component error $F_{student} - F_{teacher}$ (eV/Å)")
-    ax[9].set_ylabel("count (log)")
-    ax[9].set_title(f"component error distribution ({ce.overflow} beyond ±1)")
 
-    ss = stats.stress_sample.sample()  # 11: stress parity
-    stress = summary["stress_gpa"]
-    _parity(ax[10], ss[:, 0], ss[:, 1], "C5",
-            "stress (periodic frames)" + (f"  R² = {_fmt(stress['r2'])}" if stress else ": none"), "GPa")
+def _component_error_panel(ax, stats: ErrorStats) -> None:
+    """Panel 10: distribution of the signed force component error."""
+    ce = stats.component_error
+    ax.semilogy(0.5 * (ce.bins[1:] + ce.bins[:-1]), np.where(ce.counts > 0, ce.counts, np.nan), color="C4", drawstyle="steps-mid")
+    ax.set_xlabel("force component error $F_{student} - F_{teacher}$ (eV/Å)")
+    ax.set_ylabel("count (log)")
+    ax.set_title(f"component error distribution ({ce.overflow} beyond ±1)")
 
-    ax[11].axis("off")  # 12: summary table
+
+def _summary_lines(summary: Dict) -> List[str]:
+    """The text of panel 12: headline numbers and, when known, size, speed and target."""
+    force, ang, stress = summary["force"], summary["angular_error_deg"], summary["stress_gpa"]
     lines = [
         f"frames {summary['frames']}, atoms {summary['atoms']}",
         f"force R² {_fmt(force['r2'])}   (x {_fmt(force['components']['x']['r2'])}, "
@@ -137,7 +138,29 @@ def plot_student(stats: ErrorStats, summary: Dict, path, *, title: str) -> Path:
             if key == "target":
                 value = value["status"] + (f" ({value['size']})" if value["size"] else "")
             lines.append(f"{key.replace('_', ' ')}: {value}")
-    ax[11].text(0.0, 1.0, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=10,
+    return lines
+
+
+def plot_student(stats: ErrorStats, summary: Dict, path, *, title: str) -> Path:
+    """Write the figure of one student to ``path`` (PNG); returns the path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, 4, figsize=(20, 14.5))
+    ax = axes.ravel()
+    _parity_panels(ax, stats, summary)
+    _angle_panel(ax[5], stats, summary["angular_error_deg"])
+    _error_cdf_panel(ax[6], stats, summary["force"]["error_percentiles"])
+    _element_panels(ax[7], ax[8], summary["per_element"])
+    _component_error_panel(ax[9], stats)
+    ss = stats.stress_sample.sample()  # 11: stress parity
+    stress = summary["stress_gpa"]
+    _parity(ax[10], ss[:, 0], ss[:, 1], "C5",
+            "stress (periodic frames)" + (f"  R² = {_fmt(stress['r2'])}" if stress else ": none"), "GPa")
+    ax[11].axis("off")  # 12: summary table
+    ax[11].text(0.0, 1.0, "\n".join(_summary_lines(summary)), va="top", ha="left", family="monospace", fontsize=10,
                 transform=ax[11].transAxes)
     ax[11].set_title("summary")
     fig.suptitle(title, fontsize=15)

@@ -8,11 +8,11 @@ scatter plots).
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Sequence
 
 import numpy as np
 
-from ..scores import MIN_FORCE_FOR_ANGLE, angular_error_deg, r2_score
+from ..scores import MIN_FORCE_FOR_ANGLE, angular_error_deg
 
 EV_A3_TO_GPA = 160.21766208
 COMPONENTS = ("x", "y", "z")
