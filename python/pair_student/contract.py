@@ -48,14 +48,11 @@ CONTRACT_VERSION = 1
 
 UNITS = "metal"  # eV, Angstrom
 
-# Keys of a graph dict, shared by calculator, datasets and training.
+# Keys of the graph dict :func:`pair_student.graph.atoms_to_graph` builds: the inputs of ``forward``.
 SPECIES = "species"  # (num_nodes,) int64
 EDGE_INDEX = "edge_index"  # (2, num_edges) int64, [center, neighbor]
 EDGE_VECTORS = "edge_vectors"  # (num_edges, 3) float, x[neighbor] - x[center]
 NUM_LOCAL = "num_local"  # int
-ATOM_ENERGY = "atom_energy"  # (num_local,)
-EDGE_GRAD = "edge_grad"  # (num_edges, 3)
-BATCH = "batch"  # (num_nodes,) int64, structure index of each node (training only)
 
 # Extra files of a student .pt; the C++ pair style reads the same names.
 METADATA_KEYS = (

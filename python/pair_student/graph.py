@@ -38,7 +38,7 @@ def atoms_to_graph(
     device: str | torch.device = "cpu",
 ) -> Dict[str, torch.Tensor | int]:
     """The contract's inputs for ``atoms``: one node per atom, periodic images as edges."""
-    if atoms.pbc.any() and abs(atoms.cell.volume) < 1e-12 and atoms.pbc.all():
+    if atoms.pbc.all() and abs(atoms.cell.volume) < 1e-12:
         raise ValueError("periodic structure has a zero-volume cell; set atoms.cell or pbc=False")
     i, j, d = neighbor_list("ijD", atoms, float(cutoff), self_interaction=False)
     return {
