@@ -10,10 +10,8 @@ import numpy as np
 import pytest
 
 from pair_student.data.dataset import dataset_stats, read_dataset
-from pair_student.data.label import label, main as label_main, split_of
-from pair_student.teachers.base import ASETeacher
-
-from _data_helpers import FreshEMT  # noqa: E402
+from pair_student.data.cli import label_main
+from pair_student.data.label import label, split_of
 
 PYTHON_DIR = str(Path(__file__).resolve().parents[2] / "python")
 
@@ -69,34 +67,16 @@ def test_split_is_deterministic_and_proportional():
         split_of(0, seed=0, split=(0.5, 0.5))
 
 
-class Crash(Exception):
-    pass
-
-
-class FailingTeacher(FreshEMT):
-    """Raises once ``fail_after`` frames have been labelled: an interruption mid-chunk."""
-
-    def __init__(self, fail_after):
-        super().__init__()
-        self.left = fail_after
-
-    def compute(self, atoms):
-        if self.left == 0:
-            raise Crash("injected")
-        self.left -= 1
-        return super().compute(atoms)
-
-
-def test_resume_after_exception_equals_uninterrupted(tmp_path, cu_frames, emt_teacher):
+def test_resume_after_exception_equals_uninterrupted(tmp_path, cu_frames, emt_teacher, failing_teacher):
     ref = label(cu_frames, teacher=emt_teacher, out=tmp_path / "ref.extxyz", chunk_size=3,
                 progress=False)
     out = tmp_path / "run.extxyz"
-    with pytest.raises(Crash):
-        label(cu_frames, teacher=FailingTeacher(7), out=out, chunk_size=3, progress=False)
+    with pytest.raises(failing_teacher.Crash):
+        label(cu_frames, teacher=failing_teacher(7), out=out, chunk_size=3, progress=False)
     parts = sorted(p.name for p in (tmp_path / "run.extxyz.parts").glob("chunk-*"))
     assert parts == ["chunk-00000.extxyz", "chunk-00001.extxyz"] and not out.exists()
     # the restart must only label the 2 missing chunks (6 frames): a teacher allowing 6 suffices
-    label(cu_frames, teacher=FailingTeacher(6), out=out, chunk_size=3, progress=False)
+    label(cu_frames, teacher=failing_teacher(6), out=out, chunk_size=3, progress=False)
     _same_dataset(ref, out)
 
 
@@ -134,10 +114,10 @@ def test_sigkill_then_restart_equals_uninterrupted(tmp_path, cu_frames, emt_teac
     _same_dataset(ref, out)
 
 
-def test_restart_with_other_inputs_refuses(tmp_path, cu_frames, emt_teacher):
+def test_restart_with_other_inputs_refuses(tmp_path, cu_frames, emt_teacher, failing_teacher):
     out = tmp_path / "run.extxyz"
-    with pytest.raises(Crash):
-        label(cu_frames, teacher=FailingTeacher(4), out=out, chunk_size=3, progress=False)
+    with pytest.raises(failing_teacher.Crash):
+        label(cu_frames, teacher=failing_teacher(4), out=out, chunk_size=3, progress=False)
     with pytest.raises(RuntimeError, match="seed"):
         label(cu_frames, teacher=emt_teacher, out=out, chunk_size=3, seed=1, progress=False)
     with pytest.raises(RuntimeError, match="input_sha1"):

@@ -6,7 +6,8 @@ import pytest
 from ase.build import bulk, molecule
 from ase.calculators.emt import EMT
 
-from pair_student.data.sample import deduplicate, main as sample_main, sample
+from pair_student.data.cli import sample_main
+from pair_student.data.sample import deduplicate, sample
 from pair_student.data.structures import DEMO_SYSTEMS, demo_structure, read_structures
 from pair_student.teachers import get_teacher
 

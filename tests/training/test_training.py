@@ -19,9 +19,8 @@ from pair_student.training import TrainConfig, train
 from pair_student.training.data import collate, frames_to_graphs, read_frames
 from pair_student.training.trainer import batch_loss, cosine_lr, counts_of, early_stopping_armed
 
-from _training_helpers import SMALL_MODEL
-
 HERE = Path(__file__).parent
+SMALL_MODEL = {"channels": 6, "radial_hidden": 12, "hidden": 16, "readout_layers": 2, "lmax": 2}
 
 
 def _cfg(dataset, out, **kw):
@@ -117,7 +116,8 @@ def test_train_and_distill_commands(dataset, tmp_path):
 
     assert train_cli([str(dataset), "--out", str(tmp_path), "--size", "ultra-tiny", "--cutoff", "4.0", "--epochs", "1",
                       "--model", json.dumps(SMALL_MODEL), "--no-progress"]) == 0
-    assert (tmp_path / "ultra-tiny_model_traced.pt").is_file()
+    assert (tmp_path / "ultra-tiny_checkpoint.pt").is_file()  # training ends at its checkpoint
+    assert not (tmp_path / "ultra-tiny_model_traced.pt").exists()  # pair-student export makes the student file
     out = tmp_path / "distill"
     assert distill(["--dataset", str(dataset), "--sizes", "ultra-tiny", "--out", str(out), "--epochs", "1",
                     "--cutoff", "4.0", "--no-progress"]) == 0
@@ -132,10 +132,11 @@ def test_distill_samples_labels_trains_and_exports(tmp_path, monkeypatch):
     from ase.build import bulk
     from ase.calculators.emt import EMT
 
-    import pair_student.teachers as teachers
+    import pair_student.distill
     from pair_student.distill import main as distill
+    from pair_student.teachers import ASETeacher
 
-    monkeypatch.setattr(teachers, "get_teacher", lambda name, device="cpu", **kw: teachers.ASETeacher(EMT(), name="emt"))
+    monkeypatch.setattr(pair_student.distill, "get_teacher", lambda name, device="cpu", **kw: ASETeacher(EMT(), name="emt"))
     structure = bulk("Cu", "fcc", a=3.6, cubic=True)
     ase.io.write(tmp_path / "cu.extxyz", structure)
     out = tmp_path / "out"
