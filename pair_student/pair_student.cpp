@@ -4,6 +4,9 @@
                            [threads N] [debug yes|no]
    pair_coeff * * El1 El2 ...   (one element per type, NULL for types the model skips)
 
+   Every pair_style student command forgets the type map: the next model may
+   know other elements, so a pair_coeff must follow it.
+
    Builds the contract's graph (species, edges over local+ghost atoms, edge
    vectors), runs the model, and turns dE/d(edge vector) into forces on both ends
    of each edge and into the virial. Ghost forces go home by reverse comm.
@@ -26,6 +29,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -34,7 +38,8 @@
 using namespace LAMMPS_NS;
 
 PairStudent::PairStudent(LAMMPS *lmp) :
-    Pair(lmp), cutoff(0.0), num_layers(1), debug_edges(0), time_model(0.0), time_total(0.0), ncalls(0)
+    Pair(lmp), cutoff(0.0), num_layers(1), debug_edges(0), debug_file(nullptr), types_mapped(false),
+    time_model(0.0), time_total(0.0), ncalls(0)
 {
   single_enable = 0;
   restartinfo = 0;
@@ -45,6 +50,7 @@ PairStudent::PairStudent(LAMMPS *lmp) :
 
 PairStudent::~PairStudent()
 {
+  if (debug_file) fclose(debug_file);
   if (allocated) {
     memory->destroy(setflag);
     memory->destroy(cutsq);
@@ -65,6 +71,25 @@ void PairStudent::settings(int narg, char **arg)
   if (narg < 1) error->all(FLERR, "Illegal pair_style student command: expected a model file");
   model_file = arg[0];
   StudentOptions opts;
+  read_options(narg, arg, opts);
+  if (!platform::file_is_readable(model_file))
+    error->all(FLERR, "pair_style student: cannot open model file '{}'; check the path "
+               "(pair-student models lists the shipped students)", model_file);
+  // A re-issued pair_style keeps this object, and with it the species indices of the previous
+  // model: indices past the new model's tables would be read unchecked, so the map goes and
+  // init_style() insists on a new pair_coeff.
+  types_mapped = false;
+  std::fill(type2species.begin(), type2species.end(), -1);
+  if (!debug_edges && debug_file) {
+    fclose(debug_file);
+    debug_file = nullptr;
+  }
+  load_model(opts);
+}
+
+void PairStudent::read_options(int narg, char **arg, StudentOptions &opts)
+{
+  debug_edges = 0;
   for (int iarg = 1; iarg < narg; iarg += 2) {
     if (iarg + 1 >= narg)
       error->all(FLERR, "pair_style student: keyword {} needs a value", arg[iarg]);
@@ -79,11 +104,13 @@ void PairStudent::settings(int narg, char **arg)
       error->all(FLERR, "pair_style student: unknown keyword '{}'; known: device, dtype, kernel, "
                  "gemm, threads, debug", key);
   }
-  if (opts.threads < 1) error->all(FLERR, "pair_style student: threads must be >= 1");
-  if (!platform::file_is_readable(model_file))
-    error->all(FLERR, "pair_style student: cannot open model file '{}'; check the path "
-               "(pair-student models lists the shipped students)", model_file);
+  if (opts.threads < 1)
+    error->all(FLERR, "pair_style student: threads must be >= 1, got {}", opts.threads);
+}
 
+void PairStudent::load_model(const StudentOptions &options)
+{
+  StudentOptions opts = options;
   MPI_Comm node;    // ranks sharing a node share its GPUs round-robin
   MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm->me, MPI_INFO_NULL, &node);
   MPI_Comm_rank(node, &opts.local_rank);
@@ -126,10 +153,16 @@ void PairStudent::coeff(int narg, char **arg)
       count += setflag[i][j];
     }
   if (count == 0) error->all(FLERR, "pair_coeff for student maps no atom type to an element");
+  types_mapped = true;
 }
 
 void PairStudent::init_style()
 {
+  if (!types_mapped)
+    error->all(FLERR, "pair_style student: no pair_coeff since 'pair_style student {}', which "
+               "forgets the previous type map; follow it with 'pair_coeff * *' and, per atom type, "
+               "one of the model's elements ({}) or NULL", model_file,
+               utils::join_words(model->metadata().elements, " "));
   if (atom->tag_enable == 0) error->all(FLERR, "pair_style student requires atom IDs");
   if (force->newton_pair == 0)
     error->all(FLERR, "pair_style student requires 'newton on': its forces on ghost atoms "
@@ -213,6 +246,14 @@ void PairStudent::compute(int eflag, int vflag)
   if (!problem.empty()) error->one(FLERR, "pair_style student: {}", problem);
   time_model += seconds_since(start_model);
 
+  tally_energies(nlocal);
+  scatter_forces(nedges);
+  time_total += seconds_since(start);
+  ncalls++;
+}
+
+void PairStudent::tally_energies(int nlocal)
+{
   int *type = atom->type;
   for (int i = 0; i < nlocal; i++) {
     if (type2species[type[i]] < 0) continue;
@@ -222,7 +263,14 @@ void PairStudent::compute(int eflag, int vflag)
     if (eflag_global) eng_vdwl += energy[i];
     if (eflag_atom) eatom[i] += energy[i];
   }
+  if (!std::isfinite(eng_vdwl))
+    error->one(FLERR, "pair_style student: non-finite energy; atoms too close or the model is "
+               "outside its training domain");
+}
 
+// dE/d(edge vector) onto both ends of each edge, and its virial; ghosts' go home by reverse comm.
+void PairStudent::scatter_forces(int nedges)
+{
   double **f = atom->f;
   const int64_t *center = edges.data(), *neighbor = edges.data() + nedges;
   for (int e = 0; e < nedges; e++) {
@@ -250,11 +298,6 @@ void PairStudent::compute(int eflag, int vflag)
         }
     }
   }
-  if (!std::isfinite(eng_vdwl))
-    error->one(FLERR, "pair_style student: non-finite energy; atoms too close or the model is "
-               "outside its training domain");
-  time_total += seconds_since(start);
-  ncalls++;
 }
 
 // After each run: how much of the pair time is the model itself (rank 0's view).
@@ -269,15 +312,21 @@ void PairStudent::finish()
   ncalls = 0;
 }
 
+// Appended every step (and flushed, so that a run that stops early leaves its last step) to one
+// file per rank, opened at the first step of this pair style.
 void PairStudent::write_edges(int nedges)
 {
-  std::string name = "student_edges." + std::to_string(comm->me) + ".dat";
-  FILE *fp = fopen(name.c_str(), "w");
-  if (!fp) error->one(FLERR, "pair_style student: cannot write {}", name);
-  fprintf(fp, "# step %ld: tag_center tag_neighbor dx dy dz\n", (long) update->ntimestep);
+  if (!debug_file) {
+    std::string name = "student_edges." + std::to_string(comm->me) + ".dat";
+    debug_file = fopen(name.c_str(), "w");
+    if (!debug_file)
+      error->one(FLERR, "pair_style student: cannot write the edge list {}: {}; use 'debug no' or "
+                 "run where the directory is writable", name, utils::getsyserror());
+  }
+  fprintf(debug_file, "# step %ld: tag_center tag_neighbor dx dy dz\n", (long) update->ntimestep);
   for (int e = 0; e < nedges; e++)
-    fprintf(fp, "%ld %ld %.17g %.17g %.17g\n", (long) atom->tag[edges[e]],
+    fprintf(debug_file, "%ld %ld %.17g %.17g %.17g\n", (long) atom->tag[edges[e]],
             (long) atom->tag[edges[nedges + e]], vectors[3 * e], vectors[3 * e + 1],
             vectors[3 * e + 2]);
-  fclose(fp);
+  fflush(debug_file);
 }

@@ -9,6 +9,7 @@
 #include "pair.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 namespace LAMMPS_NS {
 
 class StudentModel;
+struct StudentOptions;
 
 class PairStudent : public Pair {
  public:
@@ -34,8 +36,10 @@ class PairStudent : public Pair {
   std::string model_file;
   double cutoff;
   int num_layers;
-  int debug_edges;           // 1: write the edge list of every step to student_edges.<rank>.dat
+  int debug_edges;           // 1: append the edge list of every step to student_edges.<rank>.dat
+  FILE *debug_file;          // that file, opened at the first step written
   std::vector<int> type2species;    // LAMMPS type -> model species, -1 for NULL
+  bool types_mapped;         // pair_coeff has mapped the types to the current model's elements
 
   // buffers reused between steps; they only grow
   std::vector<int64_t> species;     // (nlocal + nghost)
@@ -50,8 +54,12 @@ class PairStudent : public Pair {
   long ncalls;
 
   void allocate();
+  void read_options(int narg, char **arg, StudentOptions &opts);
+  void load_model(const StudentOptions &opts);
   int build_graph(int ncenters);
   void write_edges(int nedges);
+  void tally_energies(int nlocal);
+  void scatter_forces(int nedges);
 };
 
 }    // namespace LAMMPS_NS

@@ -5,11 +5,11 @@
 
 #include "student_model.h"
 #include "student_native.h"
+#include "student_native_load.h"
 
 #include <torch/script.h>
 #include <torch/torch.h>
 
-#include <memory>
 #include <sstream>
 #include <unordered_map>
 
@@ -22,10 +22,13 @@ struct StudentModel::Impl {
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat64;
   std::unique_ptr<NativeKernel> native;    // set when the native kernel runs this model
+  std::string not_tabulated;               // the tabulated attribute the file lacks, if any
 };
 
-StudentModel::StudentModel() : impl(new Impl) {}
-StudentModel::~StudentModel() { delete impl; }
+StudentModel::StudentModel() : impl(std::make_unique<Impl>()) {}
+StudentModel::~StudentModel() = default;
+StudentModel::StudentModel(StudentModel &&) noexcept = default;
+StudentModel &StudentModel::operator=(StudentModel &&) noexcept = default;
 
 static std::vector<std::string> split_words(const std::string &text)
 {
@@ -35,21 +38,59 @@ static std::vector<std::string> split_words(const std::string &text)
   return words;
 }
 
+// The whole of text as a number; false for anything else (std::stoi would throw or stop early).
+template <typename Number> static bool parse_number(const std::string &text, Number &value)
+{
+  std::istringstream in(text);
+  in >> value;
+  return !in.fail() && (in >> std::ws).eof();
+}
+
+static std::string choose_device(const StudentOptions &opts, torch::Device &device)
+{
+  if (opts.device == "cuda" && !torch::cuda::is_available())
+    return "device cuda requested but torch sees no CUDA device (is this a GPU node, and is "
+           "libtorch built with CUDA?); use 'device cpu' or 'device auto'";
+  if (opts.device == "cuda" || (opts.device == "auto" && torch::cuda::is_available())) {
+    int ngpu = (int) torch::cuda::device_count();
+    device = torch::Device(torch::kCUDA, opts.local_rank % ngpu);
+  } else if (opts.device != "cpu" && opts.device != "auto") {
+    return "unknown device '" + opts.device + "'; use cpu, cuda or auto";
+  }
+  return "";
+}
+
+// The contract's metadata from the file's extra entries.
+static std::string read_metadata(const std::string &file,
+                                 std::unordered_map<std::string, std::string> &extra,
+                                 StudentMetadata &meta)
+{
+  if (extra["contract_version"].empty())
+    return "'" + file + "' is TorchScript but not a pair_student model: it carries no "
+           "student metadata; export it with pair_student.save_student";
+  if (!parse_number(extra["contract_version"], meta.contract_version) ||
+      meta.contract_version != CONTRACT_VERSION)
+    return "'" + file + "' follows student contract v" + extra["contract_version"] +
+        " but this pair_style student reads v" + std::to_string(CONTRACT_VERSION) +
+        "; re-export the model with a matching pair_student version";
+  meta.elements = split_words(extra["elements"]);
+  meta.units = extra["units"];
+  meta.dtype = extra["dtype"];
+  if (!parse_number(extra["cutoff"], meta.cutoff) || !parse_number(extra["num_layers"], meta.num_layers) ||
+      meta.elements.empty() || meta.cutoff <= 0.0 || meta.num_layers < 1)
+    return "'" + file + "' has invalid metadata (elements, cutoff or num_layers); re-export it "
+           "with pair_student.save_student";
+  return "";
+}
+
 std::string StudentModel::load(const std::string &file, const StudentOptions &opts)
 {
   std::unordered_map<std::string, std::string> extra = {
       {"contract_version", ""}, {"elements", ""}, {"cutoff", ""},
       {"num_layers", ""},       {"units", ""},    {"dtype", ""}};
 
-  if (opts.device == "cuda" && !torch::cuda::is_available())
-    return "device cuda requested but torch sees no CUDA device (is this a GPU node, and is "
-           "libtorch built with CUDA?); use 'device cpu' or 'device auto'";
-  if (opts.device == "cuda" || (opts.device == "auto" && torch::cuda::is_available())) {
-    int ngpu = (int) torch::cuda::device_count();
-    impl->device = torch::Device(torch::kCUDA, opts.local_rank % ngpu);
-  } else if (opts.device != "cpu" && opts.device != "auto") {
-    return "unknown device '" + opts.device + "'; use cpu, cuda or auto";
-  }
+  std::string problem = choose_device(opts, impl->device);
+  if (!problem.empty()) return problem;
   torch::set_num_threads(opts.threads);
   // The profiling executor re-specializes whenever the edge count changes; plain
   // interpretation is steadier for graphs whose size changes every step.
@@ -62,21 +103,8 @@ std::string StudentModel::load(const std::string &file, const StudentOptions &op
         split_words(e.what_without_backtrace()).front() + " ...); export it with "
         "pair_student.save_student or 'pair-student export'";
   }
-  if (extra["contract_version"].empty())
-    return "'" + file + "' is TorchScript but not a pair_student model: it carries no "
-           "student metadata; export it with pair_student.save_student";
-  meta.contract_version = std::stoi(extra["contract_version"]);
-  if (meta.contract_version != CONTRACT_VERSION)
-    return "'" + file + "' follows student contract v" + extra["contract_version"] +
-        " but this pair_style student reads v" + std::to_string(CONTRACT_VERSION) +
-        "; re-export the model with a matching pair_student version";
-  meta.elements = split_words(extra["elements"]);
-  meta.cutoff = std::stod(extra["cutoff"]);
-  meta.num_layers = std::stoi(extra["num_layers"]);
-  meta.units = extra["units"];
-  meta.dtype = extra["dtype"];
-  if (meta.elements.empty() || meta.cutoff <= 0.0 || meta.num_layers < 1)
-    return "'" + file + "' has invalid metadata (elements, cutoff or num_layers)";
+  problem = read_metadata(file, extra, meta);
+  if (!problem.empty()) return problem;
 
   std::string dtype = opts.dtype.empty() ? meta.dtype : opts.dtype;
   if (dtype == "float64") impl->dtype = torch::kFloat64;
@@ -85,22 +113,30 @@ std::string StudentModel::load(const std::string &file, const StudentOptions &op
   meta.dtype = dtype;
   impl->module.to(impl->dtype);
   impl->module.eval();
+  return choose_kernel(file, opts);
+}
 
+std::string StudentModel::choose_kernel(const std::string &file, const StudentOptions &opts)
+{
   if (opts.kernel != "auto" && opts.kernel != "native" && opts.kernel != "torch")
     return "unknown kernel '" + opts.kernel + "'; use auto, native or torch";
   if (opts.gemm != "auto" && opts.gemm != "blas" && opts.gemm != "packed")
     return "unknown gemm '" + opts.gemm + "'; use auto, blas or packed";
-  bool tabulated = NativeKernel::supports(impl->module);
-  if (opts.kernel == "native" && !tabulated)
-    return "kernel native needs a tabulated student, and '" + file + "' has no radial tables "
-           "(or a quantized readout); export a local student with 'pair-student export' (tables "
-           "are on by default, see --table-points) or use 'kernel torch'";
+  impl->not_tabulated = missing_tabulated_attribute(impl->module);
+  bool tabulated = impl->not_tabulated.empty();
+  if (opts.kernel == "native" && !tabulated) {
+    std::string all;
+    for (const auto &name : tabulated_attributes()) all += (all.empty() ? "" : ", ") + name;
+    return "kernel native needs a tabulated student, and '" + file + "' has no '" +
+        impl->not_tabulated + "' (a tabulated student has all of: " + all + "); export a local "
+        "student with 'pair-student export' (tables are on by default, see --table-points, and "
+        "the readout must not be quantized) or use 'kernel torch'";
+  }
   if (opts.kernel == "native" && !impl->device.is_cpu())
     return "kernel native runs on the CPU only; use 'kernel torch' (or auto) with device cuda";
   if (tabulated && impl->device.is_cpu() && opts.kernel != "torch") {
     impl->native = std::make_unique<NativeKernel>();
-    std::string problem = impl->native->load(impl->module, impl->dtype, opts.gemm);
-    if (!problem.empty()) return problem;
+    return load_native_kernel(impl->module, impl->dtype, opts.gemm, *impl->native);
   }
   return "";
 }
@@ -111,9 +147,11 @@ std::string StudentModel::describe() const
   out << "elements";
   for (const auto &e : meta.elements) out << ' ' << e;
   out << ", cutoff " << meta.cutoff << " A, " << meta.num_layers << " layer(s), " << meta.dtype
-      << " on " << impl->device.str() << ", "
-      << (impl->native ? std::string("native kernel, ") + impl->native->gemm_name() + " gemm"
-                       : std::string("libtorch autograd"));
+      << " on " << impl->device.str() << ", ";
+  if (impl->native) out << "native kernel, " << impl->native->gemm_name() << " gemm";
+  else if (!impl->not_tabulated.empty())
+    out << "libtorch autograd (not tabulated: no '" << impl->not_tabulated << "')";
+  else out << "libtorch autograd";
   return out.str();
 }
 
@@ -123,13 +161,23 @@ std::string StudentModel::evaluate(const std::vector<int64_t> &species,
                                    int64_t nlocal, std::vector<double> &energy,
                                    std::vector<double> &edge_grad)
 {
-  if (impl->native) {
-    try {
-      return impl->native->evaluate(species, edges, vectors, nedges, nlocal, energy, edge_grad);
-    } catch (const c10::Error &e) {
-      return std::string("the native kernel failed: ") + e.what_without_backtrace();
-    }
-  }
+  // the native kernel indexes its tables by species unchecked: one out of range reads past them
+  const int64_t num_elements = (int64_t) meta.elements.size();
+  for (size_t i = 0; i < species.size(); i++)
+    if (species[i] < 0 || species[i] >= num_elements)
+      return "atom " + std::to_string(i) + " has species " + std::to_string(species[i]) +
+          ", but the model knows " + std::to_string(num_elements) + " element(s); map every "
+          "atom type with 'pair_coeff * * <elements>' after 'pair_style student'";
+  if (impl->native) return impl->native->evaluate(species, edges, vectors, nedges, nlocal, energy, edge_grad);
+  return evaluate_torch(species, edges, vectors, nedges, nlocal, energy, edge_grad);
+}
+
+std::string StudentModel::evaluate_torch(const std::vector<int64_t> &species,
+                                         const std::vector<int64_t> &edges,
+                                         const std::vector<double> &vectors, int64_t nedges,
+                                         int64_t nlocal, std::vector<double> &energy,
+                                         std::vector<double> &edge_grad)
+{
   // from_blob wraps the host buffers without copying; .to() copies only across devices/dtypes
   auto i64 = torch::TensorOptions().dtype(torch::kInt64);
   auto f64 = torch::TensorOptions().dtype(torch::kFloat64);

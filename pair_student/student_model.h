@@ -7,6 +7,7 @@
 #define LMP_STUDENT_MODEL_H
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,17 +38,29 @@ class StudentModel {
   std::string describe() const;
 
   // Evaluates the model; energy (nlocal) and edge_grad (3*nedges) are written as doubles.
+  // species: one per atom (local and ghost), each an index into metadata().elements.
   std::string evaluate(const std::vector<int64_t> &species, const std::vector<int64_t> &edges,
                        const std::vector<double> &vectors, int64_t nedges, int64_t nlocal,
                        std::vector<double> &energy, std::vector<double> &edge_grad);
 
   StudentModel();
   ~StudentModel();
+  // Moved, never copied: the module, the native kernel's tables and its step buffers belong to
+  // one pair style.
+  StudentModel(const StudentModel &) = delete;
+  StudentModel &operator=(const StudentModel &) = delete;
+  StudentModel(StudentModel &&) noexcept;
+  StudentModel &operator=(StudentModel &&) noexcept;
 
  private:
   struct Impl;
-  Impl *impl;
+  std::unique_ptr<Impl> impl;
   StudentMetadata meta;
+
+  std::string choose_kernel(const std::string &file, const StudentOptions &opts);
+  std::string evaluate_torch(const std::vector<int64_t> &species, const std::vector<int64_t> &edges,
+                             const std::vector<double> &vectors, int64_t nedges, int64_t nlocal,
+                             std::vector<double> &energy, std::vector<double> &edge_grad);
 };
 
 }    // namespace LAMMPS_NS

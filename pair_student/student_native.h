@@ -2,16 +2,15 @@
    Native CPU kernel of pair_style student for tabulated local students
    (pair_student.models.tabulated): radial weights from cubic Hermite tables,
    moments, invariants and all gradients in closed form, the readout MLP as
-   plain matrix products. No autograd. Private to the torch side:
-   pair_student.h never sees torch.
+   plain matrix products. No autograd and no torch: the loader
+   (student_native_load.cpp) copies the TorchScript module into a
+   TabulatedArrays once, and the kernel keeps its own padded, packed copy.
 ------------------------------------------------------------------------- */
 
 #ifndef LMP_STUDENT_NATIVE_H
 #define LMP_STUDENT_NATIVE_H
 
 #include "student_gemm.h"
-
-#include <torch/script.h>
 
 #include <cstdint>
 #include <string>
@@ -20,16 +19,34 @@
 
 namespace LAMMPS_NS {
 
+// A tabulated local student as plain row-major arrays in its run dtype T, every channel axis at
+// the model's own width `channels` (shapes as in pair_student/models/tabulated.py and local.py).
+template <typename T> struct TabulatedArrays {
+  struct Linear {
+    int in = 0, out = 0;
+    std::vector<T> weight, bias;    // (out, in), (out)
+  };
+  int num_elements = 0, lmax = 0, channels = 0, points = 0;
+  double spacing = 0.0;
+  std::vector<T> radial_values, radial_slopes;    // (num_elements^2 * (points + 1), (lmax + 1) * channels)
+  std::vector<T> mix;                             // (mixings, channels, channels)
+  std::vector<T> sh2_cubic;                       // (5, 5, 5): tr(B_m B_n B_p) as [p][m][n]
+  std::vector<Linear> readout;                    // readout_in, then every readout_hidden layer
+  Linear readout_out;                             // (1, hidden)
+  std::vector<T> element_bias;                    // (num_elements, readout[0].out)
+  std::vector<T> shift;                           // (num_elements)
+  T scale = 1;
+};
+
 class NativeKernel {
  public:
-  // True when the module is a tabulated local student with plain (unquantized) weights.
-  static bool supports(const torch::jit::Module &module);
-  // Copies tables and weights from the module (already in its run dtype); "" on success.
+  // Takes its own padded and packed copy of the arrays; "" on success, else what is wrong.
   // gemm: how the readout and channel mixings multiply, "blas", "packed" or "auto" (the faster of
   // the two, timed here).
-  std::string load(const torch::jit::Module &module, torch::Dtype dtype, const std::string &gemm);
+  template <typename T> std::string load(const TabulatedArrays<T> &model, const std::string &gemm);
   // "packed" or "blas": the matrix products as chosen at load
-  const char *gemm_name() const { return packed ? "packed" : "blas"; }
+  const char *gemm_name() const { return shape.packed ? "packed" : "blas"; }
+  // species must lie in [0, num_elements) for all nlocal + ghost atoms (StudentModel checks it).
   std::string evaluate(const std::vector<int64_t> &species, const std::vector<int64_t> &edges,
                        const std::vector<double> &vectors, int64_t nedges, int64_t nlocal,
                        std::vector<double> &energy, std::vector<double> &edge_grad);
@@ -41,44 +58,45 @@ class NativeKernel {
     PackedMatrix<T> m4, m4t;          // of A3 (lmax 3)
     std::vector<T> cubic;             // (5, 25): tr(B_m B_n B_p) as [p][m * 5 + n]
     std::vector<PackedMatrix<T>> forward, backward;    // per readout layer: W^T and W
+    // per readout layer (out); the first layer's per element (num_elements, out), the element's
+    // own bias added
+    std::vector<std::vector<T>> bias;
+    std::vector<T> out_weight, shift;    // (hidden), (num_elements)
+    double out_bias = 0.0, scale = 1.0;  // in the run dtype's precision
   };
   // Buffers kept across steps: allocating them per call cost 17-25% of a step (page faults, zeroing).
   template <typename T> struct Scratch {
     std::vector<T> A, G, B1, b, q, b5, g, gz, t1, t2, t3;
     std::vector<std::vector<T>> h, slope;    // readout activations and silu' per layer
   };
+  // What every step needs: the sizes and the gemm chosen at load. channels: the model's, padded
+  // to a multiple of 8 (load()), the width of every channel axis here.
+  struct Shape {
+    int num_elements = 0, lmax = 0, channels = 0, points = 0, components = 0, features = 0;
+    double spacing = 0.0;
+    bool packed = false;
+  };
 
  private:
   template <typename T, int CT>    // CT: channels known at compile time, 0 = at run time
-  void run(const Weights<T> &wt, const std::vector<int64_t> &species,
+  void run(const Weights<T> &wt, Scratch<T> &s, const std::vector<int64_t> &species,
            const std::vector<int64_t> &edges, const std::vector<double> &vectors,
            int64_t nedges, int64_t nlocal, std::vector<double> &energy,
            std::vector<double> &edge_grad);
-  template <typename T, int CT>
-  void atoms(const Weights<T> &wt, const int64_t *species, int64_t n, const T *A, T *G,
-             double *energy);
+  void sort_edges(const int64_t *center, int64_t nedges, int64_t nlocal);
 
-  template <typename T> bool faster_packed(const Weights<T> &wt);
-  torch::Dtype dtype = torch::kFloat64;
-  bool packed = false;
+  bool single = false;    // float32 run dtype: w32 and s32, else w64 and s64
+  Shape shape;
   Weights<double> w64;
   Weights<float> w32;
-  std::vector<int64_t> edge_first, edge_order, edge_cursor;    // edges by centre (run())
   Scratch<double> s64;
   Scratch<float> s32;
-  template <typename T> Scratch<T> &scratch()
+  std::vector<int64_t> edge_first, edge_order, edge_cursor;    // edges by centre (sort_edges())
+  template <typename T> Weights<T> &weights()
   {
-    if constexpr (std::is_same<T, double>::value) return s64;
-    else return s32;
+    if constexpr (std::is_same<T, float>::value) return w32;
+    else return w64;
   }
-  // readout, as torch tensors in the run dtype: weights (out, in) and biases (out) per layer,
-  // the first layer's per element (num_elements, out)
-  std::vector<torch::Tensor> layer, bias;
-  torch::Tensor out_weight, shift;
-  double out_bias = 0.0, scale = 1.0;
-  // channels: the model's, padded to a multiple of 8 (load()); every channel axis here has this width
-  int num_elements = 0, lmax = 0, channels = 0, points = 0, components = 0, features = 0;
-  double spacing = 0.0;
 };
 
 }    // namespace LAMMPS_NS

@@ -82,3 +82,38 @@ def test_unknown_keyword(gan_dir):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_cuda_without_gpu(gan_dir):
     assert_lammps_error(run(gan_dir, options="device cuda"), "device cuda requested", "use 'device cpu'")
+
+
+
+SWAP_HEAD = """
+units metal
+atom_style atomic
+boundary p p p
+read_data {data}
+thermo_style custom step pe
+thermo_modify format float %.17g
+"""
+
+
+def swap(data, *steps):
+    """pair_style student MODEL, then COEFF (a pair_coeff line or nothing), then run 0, per step."""
+    return SWAP_HEAD.format(data=data) + "".join(f"pair_style student {model}\n{coeff}\nrun 0\n" for model, coeff in steps)
+
+
+def test_reissued_pair_style_forgets_the_type_map(gan_dir):
+    """A GaN model mapped Ga N, then a Si model with no new pair_coeff: the old map would send
+    species 1 into the one-element Si tables (garbage energies, exit 0); LAMMPS must stop and ask
+    for the pair_coeff instead, and with it the Si model gives what it gives on its own."""
+    from pair_student.models.shipped import shipped_model
+    from pair_student.runtime.runner import read_thermo
+
+    gan, si = shipped_model("gan", "ultra-tiny"), shipped_model("si", "ultra-tiny")
+    data = gan_dir / "system.data"
+    forgot = run_lammps(swap(data, (gan, "pair_coeff * * Ga N"), (si, "")), workdir=gan_dir / "forgot")
+    assert_lammps_error(forgot, f"no pair_coeff since 'pair_style student {si}'",
+                        "follow it with 'pair_coeff * *'", "the model's elements (Si)")
+    remapped = run_lammps(swap(data, (gan, "pair_coeff * * Ga N"), (si, "pair_coeff * * Si Si")),
+                          workdir=gan_dir / "remapped").check()
+    alone = run_lammps(swap(data, (si, "pair_coeff * * Si Si")), workdir=gan_dir / "alone").check()
+    energy = read_thermo(remapped.workdir / "log.lammps")["PotEng"][-1]
+    assert energy == read_thermo(alone.workdir / "log.lammps")["PotEng"][-1]

@@ -113,3 +113,32 @@ def test_isolated_atom_and_edge_debug_dump(tmp_path):
 
     i, j = neighbor_list("ij", lmp["atoms"], 4.5)
     assert sorted(zip(edges[:, 0].astype(int), edges[:, 1].astype(int))) == sorted(zip(i + 1, j + 1))
+
+
+TWO_STEPS = """
+units metal
+atom_style atomic
+boundary p p p
+read_data system.data
+pair_style student model.pt debug yes
+pair_coeff * * Si
+velocity all create 3000 4928459 mom yes dist gaussian
+fix 1 all nve
+run 1
+"""
+
+
+def test_edge_debug_file_holds_every_step(tmp_path):
+    """run 1 computes forces at steps 0 and 1: both edge lists are in the file, in order, and the
+    second has the moved atoms' vectors (the file is not rewritten per step)."""
+    build, elements, _ = SYSTEMS["si_small"]
+    make_model(tmp_path / "model.pt", elements)
+    write_data(build(), tmp_path / "system.data", elements)
+    run_lammps(TWO_STEPS, workdir=tmp_path).check()
+    text = (tmp_path / "student_edges.0.dat").read_text()
+    steps = re.findall(r"^# step (\d+):", text, flags=re.M)
+    assert steps == ["0", "1"]
+    blocks = [np.loadtxt(block.splitlines()[1:]) for block in re.split(r"^(?=# step)", text, flags=re.M)[1:]]
+    assert all(len(block) > 0 for block in blocks)
+    assert sorted(map(tuple, blocks[0][:, :2])) == sorted(map(tuple, blocks[1][:, :2]))
+    assert not np.array_equal(blocks[0][:, 2:], blocks[1][:, 2:])

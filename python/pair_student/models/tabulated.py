@@ -24,8 +24,13 @@ import torch
 from .local import LocalStudent
 
 DEFAULT_POINTS = 256
-TABLE_ATTRIBUTES = ("radial_values", "radial_slopes", "table_spacing", "table_points")
-"""What the C++ pair style reads to decide that a file can run in its native kernel."""
+TABLE_ATTRIBUTES = ("radial_values", "radial_slopes", "table_spacing", "table_points", "lmax", "channels",
+                    "num_elements", "mix", "sh2_cubic", "shift", "scale", "element_bias", "readout_in.weight",
+                    "readout_in.bias", "readout_hidden", "readout_out.weight", "readout_out.bias")
+"""What makes a file tabulated: every attribute the native kernel of ``pair_style student`` reads
+(``a.b``: attribute ``b`` of submodule ``a``; a quantized readout has no ``weight``). The C++ side
+holds the same list (``tabulated_attributes`` in ``pair_student/student_native_load.cpp``);
+``tests/runtime/test_tabulated_agreement.py`` checks that the two agree."""
 
 _RADIAL_MODULES = ("radial_in", "radial_mid", "radial_out")
 
@@ -94,5 +99,14 @@ def tabulate(student: LocalStudent, points: int = DEFAULT_POINTS) -> TabulatedSt
 
 
 def is_tabulated(module: torch.nn.Module) -> bool:
-    """True for a :class:`TabulatedStudent` or a TorchScript file made from one."""
-    return all(hasattr(module, name) for name in TABLE_ATTRIBUTES)
+    """True for a :class:`TabulatedStudent` or a TorchScript file made from one (unquantized):
+    the files ``pair_style student`` can run in its native kernel."""
+    return all(_has_path(module, name) for name in TABLE_ATTRIBUTES)
+
+
+def _has_path(module, dotted: str) -> bool:
+    for name in dotted.split("."):
+        if not hasattr(module, name):
+            return False
+        module = getattr(module, name)
+    return True
