@@ -25,7 +25,7 @@
 #include "update.h"
 #include "utils.h"
 
-#include "student_model.h"
+#include "student_evaluator.h"
 
 #include <mpi.h>
 
@@ -116,7 +116,7 @@ void PairStudent::load_model(const StudentOptions &options)
   MPI_Comm_rank(node, &opts.local_rank);
   MPI_Comm_free(&node);
 
-  model = std::make_unique<StudentModel>();
+  model = std::make_unique<StudentEvaluator>();
   std::string problem = model->load(model_file, opts);
   if (!problem.empty()) error->all(FLERR, "pair_style student: {}", problem);
   const StudentMetadata &meta = model->metadata();

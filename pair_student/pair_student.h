@@ -1,6 +1,6 @@
 /* -*- c++ -*- -------------------------------------------------------------
    pair_style student: runs a TorchScript student model (pair_student contract v1).
-   Torch stays out of this header: the model lives behind StudentModel (student_model.h).
+   Torch stays out of this header: the model lives behind StudentEvaluator (student_evaluator.h).
 ------------------------------------------------------------------------- */
 
 #ifndef LMP_PAIR_STUDENT_H
@@ -16,7 +16,7 @@
 
 namespace LAMMPS_NS {
 
-class StudentModel;
+class StudentEvaluator;
 struct StudentOptions;
 
 class PairStudent : public Pair {
@@ -32,7 +32,7 @@ class PairStudent : public Pair {
   void finish() override;
 
  protected:
-  std::unique_ptr<StudentModel> model;
+  std::unique_ptr<StudentEvaluator> model;
   std::string model_file;
   double cutoff;
   int num_layers;

@@ -46,7 +46,7 @@ class NativeKernel {
   template <typename T> std::string load(const TabulatedArrays<T> &model, const std::string &gemm);
   // "packed" or "blas": the matrix products as chosen at load
   const char *gemm_name() const { return shape.packed ? "packed" : "blas"; }
-  // species must lie in [0, num_elements) for all nlocal + ghost atoms (StudentModel checks it).
+  // species must lie in [0, num_elements) for all nlocal + ghost atoms (StudentEvaluator checks it).
   std::string evaluate(const std::vector<int64_t> &species, const std::vector<int64_t> &edges,
                        const std::vector<double> &vectors, int64_t nedges, int64_t nlocal,
                        std::vector<double> &energy, std::vector<double> &edge_grad);

@@ -3,7 +3,7 @@
    here and turned into a message; the pair style reports it via error->all.
 ------------------------------------------------------------------------- */
 
-#include "student_model.h"
+#include "student_evaluator.h"
 #include "student_native.h"
 #include "student_native_load.h"
 
@@ -17,7 +17,7 @@ using namespace LAMMPS_NS;
 
 static constexpr int CONTRACT_VERSION = 1;
 
-struct StudentModel::Impl {
+struct StudentEvaluator::Impl {
   torch::jit::Module module;
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat64;
@@ -25,10 +25,10 @@ struct StudentModel::Impl {
   std::string not_tabulated;               // the tabulated attribute the file lacks, if any
 };
 
-StudentModel::StudentModel() : impl(std::make_unique<Impl>()) {}
-StudentModel::~StudentModel() = default;
-StudentModel::StudentModel(StudentModel &&) noexcept = default;
-StudentModel &StudentModel::operator=(StudentModel &&) noexcept = default;
+StudentEvaluator::StudentEvaluator() : impl(std::make_unique<Impl>()) {}
+StudentEvaluator::~StudentEvaluator() = default;
+StudentEvaluator::StudentEvaluator(StudentEvaluator &&) noexcept = default;
+StudentEvaluator &StudentEvaluator::operator=(StudentEvaluator &&) noexcept = default;
 
 static std::vector<std::string> split_words(const std::string &text)
 {
@@ -83,7 +83,7 @@ static std::string read_metadata(const std::string &file,
   return "";
 }
 
-std::string StudentModel::load(const std::string &file, const StudentOptions &opts)
+std::string StudentEvaluator::load(const std::string &file, const StudentOptions &opts)
 {
   std::unordered_map<std::string, std::string> extra = {
       {"contract_version", ""}, {"elements", ""}, {"cutoff", ""},
@@ -116,7 +116,7 @@ std::string StudentModel::load(const std::string &file, const StudentOptions &op
   return choose_kernel(file, opts);
 }
 
-std::string StudentModel::choose_kernel(const std::string &file, const StudentOptions &opts)
+std::string StudentEvaluator::choose_kernel(const std::string &file, const StudentOptions &opts)
 {
   if (opts.kernel != "auto" && opts.kernel != "native" && opts.kernel != "torch")
     return "unknown kernel '" + opts.kernel + "'; use auto, native or torch";
@@ -141,7 +141,7 @@ std::string StudentModel::choose_kernel(const std::string &file, const StudentOp
   return "";
 }
 
-std::string StudentModel::describe() const
+std::string StudentEvaluator::describe() const
 {
   std::ostringstream out;
   out << "elements";
@@ -155,7 +155,7 @@ std::string StudentModel::describe() const
   return out.str();
 }
 
-std::string StudentModel::evaluate(const std::vector<int64_t> &species,
+std::string StudentEvaluator::evaluate(const std::vector<int64_t> &species,
                                    const std::vector<int64_t> &edges,
                                    const std::vector<double> &vectors, int64_t nedges,
                                    int64_t nlocal, std::vector<double> &energy,
@@ -172,7 +172,7 @@ std::string StudentModel::evaluate(const std::vector<int64_t> &species,
   return evaluate_torch(species, edges, vectors, nedges, nlocal, energy, edge_grad);
 }
 
-std::string StudentModel::evaluate_torch(const std::vector<int64_t> &species,
+std::string StudentEvaluator::evaluate_torch(const std::vector<int64_t> &species,
                                          const std::vector<int64_t> &edges,
                                          const std::vector<double> &vectors, int64_t nedges,
                                          int64_t nlocal, std::vector<double> &energy,

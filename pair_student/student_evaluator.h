@@ -3,8 +3,8 @@
    file with its metadata, and evaluate it on a graph held in host buffers.
 ------------------------------------------------------------------------- */
 
-#ifndef LMP_STUDENT_MODEL_H
-#define LMP_STUDENT_MODEL_H
+#ifndef LMP_STUDENT_EVALUATOR_H
+#define LMP_STUDENT_EVALUATOR_H
 
 #include <cstdint>
 #include <memory>
@@ -30,7 +30,7 @@ struct StudentOptions {
   int local_rank = 0;            // rank on this node, picks the GPU
 };
 
-class StudentModel {
+class StudentEvaluator {
  public:
   // Returns an empty string on success, else a message naming the problem and the fix.
   std::string load(const std::string &file, const StudentOptions &opts);
@@ -43,14 +43,14 @@ class StudentModel {
                        const std::vector<double> &vectors, int64_t nedges, int64_t nlocal,
                        std::vector<double> &energy, std::vector<double> &edge_grad);
 
-  StudentModel();
-  ~StudentModel();
+  StudentEvaluator();
+  ~StudentEvaluator();
   // Moved, never copied: the module, the native kernel's tables and its step buffers belong to
   // one pair style.
-  StudentModel(const StudentModel &) = delete;
-  StudentModel &operator=(const StudentModel &) = delete;
-  StudentModel(StudentModel &&) noexcept;
-  StudentModel &operator=(StudentModel &&) noexcept;
+  StudentEvaluator(const StudentEvaluator &) = delete;
+  StudentEvaluator &operator=(const StudentEvaluator &) = delete;
+  StudentEvaluator(StudentEvaluator &&) noexcept;
+  StudentEvaluator &operator=(StudentEvaluator &&) noexcept;
 
  private:
   struct Impl;
