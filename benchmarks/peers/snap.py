@@ -38,7 +38,7 @@ QUICK: Dict[str, object] = {"cutoffs": (4.5,), "twojmaxes": (6,), "ridges": (1e-
 def _settings(cutoff: float, twojmax: int, elements: Sequence[str]) -> Tuple[str, str]:
     radii = " ".join("0.5" for _ in elements)
     weights = " ".join(str(WEIGHTS.get(e, 1.0)) for e in elements)
-    return f"{cutoff} {RFAC0} {twojmax} {radii} {weights}", f"rmin0 0 bzeroflag 1 quadraticflag 0 switchflag 1"
+    return f"{cutoff} {RFAC0} {twojmax} {radii} {weights}", "rmin0 0 bzeroflag 1 quadraticflag 0 switchflag 1"
 
 
 def descriptors(frames: Sequence[Atoms], elements: Sequence[str], cutoff: float, twojmax: int,

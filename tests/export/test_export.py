@@ -10,7 +10,7 @@ from pair_student.contract import read_metadata
 from pair_student.export.cli import main
 from pair_student.export import export, quantize_model, sample_frames, verification_graphs
 from pair_student.export.verify import (
-    ExportVerificationError, TOLERANCE, differences, onnx_runner, torchscript_runner, verify_file,
+    ExportVerificationError, differences, onnx_runner, torchscript_runner, verify_file,
 )
 from pair_student.models import ReferenceStudent
 from toy_student import ToyStudent

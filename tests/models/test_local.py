@@ -6,43 +6,17 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
-from ase.build import bulk
 
 from pair_student.contract import evaluate
 from pair_student.graph import atoms_to_graph, edge_forces, edge_virials
 from pair_student.models import PRESETS, LocalStudent, build_student
 
-ELEMENTS = ["Al", "Cu"]
-CUTOFF = 4.0
-
-
-def _model(lmax=2, seed=0, num_basis=8):
-    torch.manual_seed(seed)
-    m = LocalStudent(ELEMENTS, CUTOFF, channels=6, num_basis=num_basis, radial_hidden=12, hidden=16, lmax=lmax).double().eval()
-    with torch.no_grad():  # random non-trivial readout so every invariant matters
-        for p in m.parameters():
-            p.add_(0.3 * torch.randn_like(p))
-    return m
-
-
-def _cell(seed=0):
-    a = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 1, 1))
-    a.symbols[[1, 4]] = "Al"
-    a.rattle(0.1, seed=seed)
-    a.set_cell(a.cell @ (np.eye(3) + 0.02 * np.random.default_rng(seed).standard_normal((3, 3))), scale_atoms=True)
-    return a
-
-
-def _energy(m, atoms):
-    g = atoms_to_graph(atoms, CUTOFF, ELEMENTS)
-    e, grad = m(g["species"], g["edge_index"], g["edge_vectors"], g["num_local"])
-    return e.sum().item(), g, grad
-
+from model_harness import CUTOFF, ELEMENTS, distorted_cell, energy_of, local_model
 
 @pytest.mark.parametrize("lmax", [1, 2, 3])
 def test_forces_and_virial_are_finite_difference_derivatives(lmax):
-    m, atoms = _model(lmax), _cell()
-    _, g, grad = _energy(m, atoms)
+    m, atoms = local_model(lmax), distorted_cell()
+    _, g, grad = energy_of(m, atoms)
     forces = edge_forces(g["edge_index"], grad, len(atoms)).numpy()
     virial = edge_virials(g["edge_vectors"], grad).sum(0).numpy()
     h = 1e-5
@@ -51,7 +25,7 @@ def test_forces_and_virial_are_finite_difference_derivatives(lmax):
             plus, minus = atoms.copy(), atoms.copy()
             plus.positions[i, k] += h
             minus.positions[i, k] -= h
-            fd = -(_energy(m, plus)[0] - _energy(m, minus)[0]) / (2 * h)
+            fd = -(energy_of(m, plus)[0] - energy_of(m, minus)[0]) / (2 * h)
             assert forces[i, k] == pytest.approx(fd, abs=1e-7)
     dE = np.zeros((3, 3))
     for a in range(3):
@@ -62,20 +36,20 @@ def test_forces_and_virial_are_finite_difference_derivatives(lmax):
                 eps[a, b] += s
                 x = atoms.copy()
                 x.set_cell(atoms.cell @ eps.T, scale_atoms=True)  # r -> (I + eps) r
-                out.append(_energy(m, x)[0])
+                out.append(energy_of(m, x)[0])
             dE[a, b] = (out[0] - out[1]) / (2 * h)
     np.testing.assert_allclose(virial, -dE.T, atol=1e-7)
 
 
 @pytest.mark.parametrize("lmax", [2, 3])
 def test_rotation_translation_permutation_invariance(lmax):
-    m, atoms = _model(lmax), _cell(1)
-    e0, g, grad = _energy(m, atoms)
+    m, atoms = local_model(lmax), distorted_cell(1)
+    e0, g, grad = energy_of(m, atoms)
     f0 = edge_forces(g["edge_index"], grad, len(atoms)).numpy()
     q, _ = np.linalg.qr(np.random.default_rng(3).standard_normal((3, 3)))
     rot = atoms.copy()
     rot.set_cell(atoms.cell @ q.T, scale_atoms=True)
-    e1, g1, grad1 = _energy(m, rot)
+    e1, g1, grad1 = energy_of(m, rot)
     # rounding of the rotated positions, amplified by the deliberately wild random weights:
     # ~1e-10 here, where a broken invariant gives O(1)
     assert e1 == pytest.approx(e0, abs=1e-8)
@@ -83,17 +57,17 @@ def test_rotation_translation_permutation_invariance(lmax):
                                atol=1e-9 * np.abs(f0).max())
     moved = atoms.copy()
     moved.positions += [0.3, -1.1, 2.0]
-    assert _energy(m, moved)[0] == pytest.approx(e0, abs=1e-10)
+    assert energy_of(m, moved)[0] == pytest.approx(e0, abs=1e-10)
     perm = np.random.default_rng(4).permutation(len(atoms))
-    assert _energy(m, atoms[perm])[0] == pytest.approx(e0, abs=1e-10)
+    assert energy_of(m, atoms[perm])[0] == pytest.approx(e0, abs=1e-10)
 
 
 def test_energy_and_force_vanish_smoothly_at_cutoff():
-    m = _model()
+    m = local_model()
 
     def dimer(r):
         atoms = Atoms("AlCu", positions=[[0, 0, 0], [r, 0, 0]], pbc=False)
-        e, g, grad = _energy(m, atoms)
+        e, g, grad = energy_of(m, atoms)
         return e, edge_forces(g["edge_index"], grad, 2).numpy()
 
     e_far, _ = dimer(CUTOFF + 0.5)
@@ -106,7 +80,7 @@ def test_energy_and_force_vanish_smoothly_at_cutoff():
 
 @pytest.mark.parametrize("lmax", [2, 3])
 def test_scripted_matches_eager_float64_and_float32(lmax):
-    m, atoms = _model(lmax), _cell(2)
+    m, atoms = local_model(lmax), distorted_cell(2)
     s = torch.jit.script(m)
     g = atoms_to_graph(atoms, CUTOFF, ELEMENTS)
     args = (g["species"], g["edge_index"], g["edge_vectors"], g["num_local"])
@@ -119,7 +93,7 @@ def test_scripted_matches_eager_float64_and_float32(lmax):
 
 
 def test_ghost_nodes_and_ghost_centres_do_not_change_local_energies():
-    m, atoms = _model(), _cell(3)
+    m, atoms = local_model(), distorted_cell(3)
     g = atoms_to_graph(atoms, CUTOFF, ELEMENTS)
     e0, grad0 = m(g["species"], g["edge_index"], g["edge_vectors"], g["num_local"])
     n_local = 5

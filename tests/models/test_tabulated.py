@@ -12,7 +12,7 @@ from pair_student.graph import atoms_to_graph, edge_forces
 from pair_student.models import ReferenceStudent
 from pair_student.models.tabulated import TabulatedStudent, is_tabulated, tabulate
 
-from test_local import CUTOFF, ELEMENTS, _cell, _energy, _model
+from model_harness import CUTOFF, ELEMENTS, distorted_cell, energy_of, local_model
 
 
 def _relative_force_error(a, b, atoms):
@@ -24,32 +24,32 @@ def _relative_force_error(a, b, atoms):
 
 
 def test_tables_converge_to_the_network():
-    model, atoms = _model(), _cell(3)
+    model, atoms = local_model(), distorted_cell(3)
     errors = [_relative_force_error(tabulate(model, n), model, atoms) for n in (32, 64, 128)]
     assert errors[-1] < 1e-4
     # cubic Hermite: value error ~ h^4, slope error ~ h^3: each halving gains well over 4x
     assert errors[0] / errors[1] > 4 and errors[1] / errors[2] > 4, errors
     # the presets' 24 Bessel functions (sharper radial weights, here with random weights on a
     # 4 A cutoff) still tabulate within export's tolerance at the default 256 intervals
-    sharp = _model(num_basis=24)
+    sharp = local_model(num_basis=24)
     assert _relative_force_error(tabulate(sharp, 256), sharp, atoms) < TABULATION_TOLERANCE
 
 
 @pytest.mark.parametrize("lmax", [1, 2, 3])
 def test_tabulated_forces_are_its_own_gradient_and_script(lmax):
-    table, atoms = tabulate(_model(lmax), 64), _cell()
-    e0, g, grad = _energy(table, atoms)
+    table, atoms = tabulate(local_model(lmax), 64), distorted_cell()
+    e0, g, grad = energy_of(table, atoms)
     forces = edge_forces(g["edge_index"], grad, len(atoms)).numpy()
     h = 1e-5
     for i, k in ((0, 0), (3, 2)):
         plus, minus = atoms.copy(), atoms.copy()
         plus.positions[i, k] += h
         minus.positions[i, k] -= h
-        assert forces[i, k] == pytest.approx(-(_energy(table, plus)[0] - _energy(table, minus)[0]) / (2 * h), abs=1e-7)
+        assert forces[i, k] == pytest.approx(-(energy_of(table, plus)[0] - energy_of(table, minus)[0]) / (2 * h), abs=1e-7)
     q, _ = np.linalg.qr(np.random.default_rng(5).standard_normal((3, 3)))
     rot = atoms.copy()
     rot.set_cell(atoms.cell @ q.T, scale_atoms=True)
-    assert _energy(table, rot)[0] == pytest.approx(e0, abs=1e-8)
+    assert energy_of(table, rot)[0] == pytest.approx(e0, abs=1e-8)
     scripted = torch.jit.script(table)
     args = (g["species"], g["edge_index"], g["edge_vectors"], g["num_local"])
     e_s, grad_s = evaluate(scripted, *args)
@@ -61,15 +61,15 @@ def test_only_local_students_tabulate():
     with pytest.raises(TypeError, match="only a LocalStudent"):
         TabulatedStudent(ReferenceStudent(ELEMENTS, cutoff=CUTOFF))
     with pytest.raises(ValueError, match="points must be"):
-        tabulate(_model(), 4)
+        tabulate(local_model(), 4)
 
 
 def test_export_tabulates_by_default_and_reexports_files(tmp_path):
-    model = _model()
+    model = local_model()
     plain = export(model, out=tmp_path / "plain.pt", table_points=0)
     assert "tabulated" not in read_metadata(plain)["provenance"]
     rebuilt, meta = local_student_from_file(plain)
-    atoms = _cell(4)
+    atoms = distorted_cell(4)
     assert _relative_force_error(rebuilt, model, atoms) < 1e-12  # sizes read back off the weights
     table = export(plain, out=tmp_path / "table.pt")  # a .pt file is re-exported like a checkpoint
     info = read_metadata(table)["provenance"]["tabulated"]

@@ -13,10 +13,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from conftest import run_student  # noqa: E402
-
 from pair_student import read_metadata  # noqa: E402
-from shipped_cases import cpu_signature, rattled, shipped_cases, variants  # noqa: E402
+from runtime_harness import cpu_signature, rattled, run_student, shipped_cases, variants  # noqa: E402
 
 
 def main() -> int:

@@ -3,39 +3,9 @@
 import pytest
 import torch
 
-from conftest import SYSTEMS, make_model, write_data
-from pair_student.runtime.runner import run_lammps
-
-INPUT = """
-units {units}
-atom_style atomic
-boundary p p p
-{newton}
-read_data system.data
-pair_style student {model} {options}
-pair_coeff * * {coeff}
-run 0
-"""
-
-
-@pytest.fixture
-def gan_dir(tmp_path):
-    build, elements, _ = SYSTEMS["gan"]
-    write_data(build(), tmp_path / "system.data", elements)
-    make_model(tmp_path / "model.pt", elements)
-    return tmp_path
-
-
-def run(workdir, *, model="model.pt", coeff="Ga N", units="metal", options="", newton=""):
-    script = INPUT.format(units=units, model=model, coeff=coeff, options=options, newton=newton)
-    return run_lammps(script, workdir=workdir)
-
-
-def assert_lammps_error(result, *fragments):
-    assert result.returncode > 0, f"expected a LAMMPS error exit, got {result.returncode}"
-    assert result.error is not None, result.output[-2000:]
-    for fragment in fragments:
-        assert fragment in result.error, f"{fragment!r} not in {result.error!r}"
+from pair_student.models.shipped import shipped_model
+from pair_student.runtime.runner import read_thermo, run_lammps
+from runtime_harness import assert_lammps_error, run
 
 
 def test_missing_file(gan_dir):
@@ -104,9 +74,6 @@ def test_reissued_pair_style_forgets_the_type_map(gan_dir):
     """A GaN model mapped Ga N, then a Si model with no new pair_coeff: the old map would send
     species 1 into the one-element Si tables (garbage energies, exit 0); LAMMPS must stop and ask
     for the pair_coeff instead, and with it the Si model gives what it gives on its own."""
-    from pair_student.models.shipped import shipped_model
-    from pair_student.runtime.runner import read_thermo
-
     gan, si = shipped_model("gan", "ultra-tiny"), shipped_model("si", "ultra-tiny")
     data = gan_dir / "system.data"
     forgot = run_lammps(swap(data, (gan, "pair_coeff * * Ga N"), (si, "")), workdir=gan_dir / "forgot")

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import SYSTEMS, make_model, write_data
+from runtime_harness import SYSTEMS, make_model, write_data
 from pair_student.runtime.plugin import lammps_env, lmp_executable
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import re
 import numpy as np
 from ase import Atoms
 
-from conftest import SYSTEMS, assert_close, make_model, reference, run_student, write_data
+from runtime_harness import SYSTEMS, assert_close, make_model, reference, run_student, write_data
 from pair_student.runtime.runner import read_thermo, run_lammps
 
 HYBRID = """

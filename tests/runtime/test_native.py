@@ -5,12 +5,10 @@ elements, with ghosts and on 2 ranks; clear errors when it cannot run."""
 import pytest
 import torch
 
-from conftest import assert_close, gan_supercell, reference, run_student
+from runtime_harness import assert_close, assert_lammps_error, gan_supercell, QUANTITIES, reference, run, run_student
 from pair_student.contract import save_student
 from pair_student.models import LocalStudent
 from pair_student.models.tabulated import tabulate
-from test_agreement import QUANTITIES
-from test_errors import assert_lammps_error, gan_dir, run  # noqa: F401 (gan_dir is a fixture)
 
 ELEMENTS = ["Ga", "N"]
 

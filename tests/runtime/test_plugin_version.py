@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SYSTEMS, make_model, write_data
+from runtime_harness import SYSTEMS, make_model, write_data
 from pair_student.runtime.plugin import PLUGIN_NAME, lammps_env, lmp_executable, plugin_dir
 
 PLUGIN_SOURCES = Path(__file__).resolve().parents[2] / "pair_student"

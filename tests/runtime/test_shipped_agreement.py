@@ -5,13 +5,12 @@ values), serial and on 2 ranks, and to float32 rounding in float32."""
 import numpy as np
 import pytest
 
-from conftest import assert_close, reference, run_student
+from runtime_harness import assert_close, QUANTITIES, reference, run_student
 from pair_student import read_metadata
 from pair_student.data.structures import demo_structure
 from pair_student.models.shipped import shipped_models
 from pair_student.registry import SIZES
 
-from test_agreement import QUANTITIES
 
 SHIPPED = [(system, size, path) for system, sizes in shipped_models().items() for size, path in sizes.items()]
 

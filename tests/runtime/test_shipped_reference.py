@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_student
 from pair_student import read_metadata
-from shipped_cases import cpu_signature, rattled, shipped_cases, variants
+from runtime_harness import cpu_signature, rattled, run_student, shipped_cases, variants
 
 STORED = json.loads((Path(__file__).with_name("shipped_reference.json")).read_text())
 SAME_CPU = STORED["cpu"] == cpu_signature()

@@ -10,7 +10,7 @@ from typing import Optional, Tuple
 import pytest
 import torch
 
-from conftest import SYSTEMS, write_data
+from runtime_harness import SYSTEMS, write_data
 from pair_student.contract import save_student
 from pair_student.models import LocalStudent
 from pair_student.models.shipped import shipped_models

@@ -1,0 +1,34 @@
+"""Tiny float64 local students and a distorted two-element cell, shared by the model tests."""
+
+import numpy as np
+import torch
+from ase.build import bulk
+
+from pair_student.graph import atoms_to_graph
+from pair_student.models import LocalStudent
+
+ELEMENTS = ["Al", "Cu"]
+CUTOFF = 4.0
+
+
+def local_model(lmax=2, seed=0, num_basis=8):
+    torch.manual_seed(seed)
+    m = LocalStudent(ELEMENTS, CUTOFF, channels=6, num_basis=num_basis, radial_hidden=12, hidden=16, lmax=lmax).double().eval()
+    with torch.no_grad():  # random non-trivial readout so every invariant matters
+        for p in m.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    return m
+
+
+def distorted_cell(seed=0):
+    a = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 1, 1))
+    a.symbols[[1, 4]] = "Al"
+    a.rattle(0.1, seed=seed)
+    a.set_cell(a.cell @ (np.eye(3) + 0.02 * np.random.default_rng(seed).standard_normal((3, 3))), scale_atoms=True)
+    return a
+
+
+def energy_of(m, atoms):
+    g = atoms_to_graph(atoms, CUTOFF, ELEMENTS)
+    e, grad = m(g["species"], g["edge_index"], g["edge_vectors"], g["num_local"])
+    return e.sum().item(), g, grad
