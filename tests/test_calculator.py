@@ -84,6 +84,16 @@ def test_unknown_element_is_named(gan_model):
         atoms.get_potential_energy()
 
 
+def test_non_finite_positions_are_refused(gan_model):
+    """A NaN position drops out of the neighbour search, so the energy would come back finite."""
+    atoms = bulk("GaN", "wurtzite", a=3.19, c=5.19) * (2, 2, 2)
+    atoms.calc = StudentCalculator(gan_model)
+    assert np.isfinite(atoms.get_potential_energy())
+    atoms.positions[5, 1] = np.nan
+    with pytest.raises(ValueError, match=r"positions of 1 atom\(s\) are not finite \(the first: atom 5\)"):
+        atoms.get_potential_energy()
+
+
 def test_cuda_request_without_gpu_is_clear(gan_model):
     import torch
 

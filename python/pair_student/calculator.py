@@ -22,6 +22,17 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def _check_finite(atoms) -> None:
+    """NaN positions drop out of every neighbour search (comparisons with NaN are false), so the
+    energy would come back finite and wrong: refuse them."""
+    bad = np.flatnonzero(~np.isfinite(atoms.positions).all(axis=1))
+    if len(bad):
+        raise ValueError(f"positions of {len(bad)} atom(s) are not finite (the first: atom {bad[0]}); "
+                         "a diverged MD or optimiser step upstream usually causes this")
+    if not np.isfinite(atoms.cell.array).all():
+        raise ValueError("the cell is not finite")
+
+
 class StudentCalculator(Calculator):
     """Energies, forces, stress and per-atom energies/virials from a student ``.pt`` file.
 
@@ -50,6 +61,7 @@ class StudentCalculator(Calculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
+        _check_finite(self.atoms)
         graph = atoms_to_graph(self.atoms, self.cutoff, self.elements, dtype=self.dtype, device=self.device)
         n = graph[NUM_LOCAL]
         energies, grad = evaluate(self.module, graph[SPECIES], graph[EDGE_INDEX], graph[EDGE_VECTORS], n)

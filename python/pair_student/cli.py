@@ -8,6 +8,7 @@ and an optional backend that is not installed only matters to the command that n
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Callable, List, Optional
 
@@ -47,7 +48,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     if name not in COMMANDS:
         print(f"pair-student: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    return int(command(name)(rest, prog=f"pair-student {name}") or 0)
+    try:
+        return int(command(name)(rest, prog=f"pair-student {name}") or 0)
+    except (ValueError, FileNotFoundError, ImportError) as exc:
+        # bad input (a file, a name, a missing extra): one line that names it, not a traceback;
+        # PAIR_STUDENT_DEBUG=1 shows where it came from
+        if os.environ.get("PAIR_STUDENT_DEBUG"):
+            raise
+        print(f"pair-student {name}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -9,9 +9,15 @@ import ase.io
 import numpy as np
 import pytest
 
-from pair_student.data.dataset import dataset_stats, read_dataset
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+from pair_student.cli import main as cli_main
 from pair_student.data.cli import label_main
+from pair_student.data.dataset import dataset_stats, read_dataset
 from pair_student.data.label import label, split_of
+from pair_student.data.sample import sample
+from pair_student.teachers.base import ASETeacher
 
 PYTHON_DIR = str(Path(__file__).resolve().parents[2] / "python")
 
@@ -162,8 +168,6 @@ def test_label_cli(tmp_path, cu_frames):
     frames_file = tmp_path / "frames.extxyz"
     ase.io.write(frames_file, cu_frames[:3])
     si = tmp_path / "si.extxyz"
-    from ase.build import bulk
-
     ase.io.write(si, [bulk("Si", "diamond", a=5.43, cubic=True)])
     assert label_main([str(si), "--teacher", "sw-si", "--out", str(tmp_path / "o.extxyz"),
                        "--no-progress"]) == 0
@@ -171,3 +175,35 @@ def test_label_cli(tmp_path, cu_frames):
     assert f.info["teacher"] == "sw-si" and f.get_stress().shape == (6,)
     with pytest.raises(SystemExit):
         label_main(["--help"])
+
+
+class _CopperOnly(ASETeacher):
+    def __init__(self):
+        super().__init__(EMT(), name="emt")
+
+    def covered_elements(self):
+        return {"Cu"}
+
+    def compute(self, atoms):
+        raise AssertionError("no frame may be labelled when the teacher lacks an element")
+
+
+def test_element_the_teacher_lacks_is_refused_before_any_labelling(tmp_path, cu_frames):
+    frames = cu_frames[:3] + [bulk("Au", "fcc", a=4.08)]
+    out = tmp_path / "ds.extxyz"
+    with pytest.raises(ValueError, match=r"teacher emt has no parameters for Au \(in the frames\)"):
+        label(frames, teacher=_CopperOnly(), out=out)
+    assert not out.exists() and not out.with_name(out.name + ".parts").exists()
+
+
+def test_label_command_says_one_line_for_an_uncovered_element(tmp_path, capsys):
+    frames_file = tmp_path / "gan.extxyz"
+    ase.io.write(frames_file, [bulk("GaN", "wurtzite", a=3.19, c=5.19)])
+    assert cli_main(["label", str(frames_file), "--teacher", "sw-si", "--out", str(tmp_path / "o.extxyz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pair-student label: error: teacher sw-si has no parameters for Ga, N") and "\n" not in err
+
+
+def test_sampling_checks_the_teacher_before_md():
+    with pytest.raises(ValueError, match="no parameters for Au"):
+        sample([bulk("Au", "fcc", a=4.08)], teacher=_CopperOnly(), n_frames=2, seed=0, methods=["md"])

@@ -123,3 +123,12 @@ def test_quantized_exports_are_verified_and_smaller(tmp_path):
     # weight-only int8 stays close to the float model and its forces remain gradients
     assert torch.linalg.norm(g1 - g0) / torch.linalg.norm(g0) < 0.05
     assert np.isfinite(e1.detach().numpy()).all()
+
+
+def test_a_file_that_is_no_checkpoint_is_named_in_one_line(tmp_path, capsys):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a model\n")
+    assert main([str(text), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is neither a pair_student training checkpoint nor a student file" in err and "\n" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

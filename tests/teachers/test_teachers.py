@@ -233,3 +233,15 @@ def test_lammps_teacher_rejects_foreign_elements():
     teacher = _lammps("sw-si")
     with pytest.raises(ValueError, match="Cu"):
         teacher.compute(cu_cell())
+
+
+def test_sevennet_covers_the_demo_elements_and_names_what_it_lacks(sevennet_teacher):
+    covered = sevennet_teacher.covered_elements()
+    assert {"Si", "Ga", "N", "C", "H", "O"} <= covered and "Og" not in covered
+    sevennet_teacher.check_elements(["Si", "Ga"], where="x")
+    with pytest.raises(ValueError, match=r"teacher sevennet has no parameters for Og \(in my.xyz\)"):
+        sevennet_teacher.check_elements(["Si", "Og"], where="my.xyz")
+
+
+def test_lammps_teacher_covers_its_type_elements():
+    assert _lammps("sw-si").covered_elements() == {"Si"}

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ase.io
 import pytest
 import torch
+from ase.build import bulk
 
+from pair_student.cli import main as cli_main
 from pair_student.contract import evaluate, load_student, read_metadata
 from pair_student.graph import atoms_to_graph
 from pair_student.models import build_student
@@ -186,3 +189,16 @@ def test_train_cli_rejects_a_grad_clip_that_is_not_a_positive_norm(value, capsys
     with pytest.raises(SystemExit):
         build_parser().parse_args(["data.extxyz", "--out", "o", "--grad-clip", value])
     assert f"{value} is not a positive gradient norm" in capsys.readouterr().err
+
+
+def test_train_refuses_empty_and_unlabelled_datasets_in_one_line(tmp_path, capsys):
+    empty = tmp_path / "empty.extxyz"
+    empty.write_text("")
+    unlabelled = tmp_path / "unlabelled.extxyz"
+    ase.io.write(unlabelled, [bulk("Cu", "fcc", a=3.6, cubic=True)] * 2)
+    for path, message in ((empty, "holds no frames"), (unlabelled, "2 of 2 frames")):
+        assert cli_main(["train", str(path), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("pair-student train: error: ") and message in err and "pair-student label" in err
+        assert "\n" not in err
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())

@@ -60,17 +60,20 @@ def _frames(source) -> Iterator[Atoms]:
     return iter(source)
 
 
-def _fingerprint(source) -> Tuple[int, str]:
-    """Frame count and a hash of all structures: a restart must label the same input."""
+def _fingerprint(source) -> Tuple[int, str, Set[str]]:
+    """Frame count, a hash of all structures (a restart must label the same input) and the
+    elements present (the teacher must cover them before the first frame is labelled)."""
     h = hashlib.sha1()
     n = 0
+    symbols: Set[str] = set()
     for atoms in _frames(source):
+        symbols.update(atoms.get_chemical_symbols())
         h.update(atoms.numbers.tobytes())
         h.update(np.ascontiguousarray(atoms.positions, dtype=np.float64).round(8).tobytes())
         h.update(np.ascontiguousarray(atoms.cell.array, dtype=np.float64).round(8).tobytes())
         h.update(np.asarray(atoms.pbc).tobytes())
         n += 1
-    return n, h.hexdigest()
+    return n, h.hexdigest(), symbols
 
 
 def _labelled(atoms: Atoms, result: dict, *, frame_id: int, teacher, seed, split) -> Atoms:
@@ -186,13 +189,14 @@ def label(
 def _open_parts(frames, out: Path, *, teacher, seed: int, split: Sequence[float], chunk_size: int) -> Tuple[Path, int]:
     """Create ``<out>.parts/`` and record the job in its manifest, or check that the chunks
     already there belong to this very job; returns the folder and the number of frames."""
+    split_of(0, seed=seed, split=split)  # validate before any work
+    n_frames, digest, symbols = _fingerprint(frames)
+    if n_frames == 0:
+        raise ValueError("no frames to label: give a file with at least one structure")
+    teacher.check_elements(symbols, where=str(frames) if isinstance(frames, (str, Path)) else "the frames")
     out.parent.mkdir(parents=True, exist_ok=True)
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(exist_ok=True)
-    split_of(0, seed=seed, split=split)  # validate before any work
-    n_frames, digest = _fingerprint(frames)
-    if n_frames == 0:
-        raise ValueError("no frames to label")
     manifest = {"n_frames": n_frames, "input_sha1": digest, "chunk_size": chunk_size,
                 "seed": seed, "split": [float(x) for x in split], "teacher": teacher.name,
                 "teacher_version": teacher.version}

@@ -211,6 +211,9 @@ def sample(
         methods = [m for m in methods if m not in ("md", "normal_modes")]
         if not methods:
             raise ValueError("md and normal_modes need a teacher; pass teacher= or use rattle/strain")
+    if teacher is not None:
+        teacher.check_elements({s for atoms in structures for s in atoms.get_chemical_symbols()},
+                               where="the structures to sample")
     weights = {**_WEIGHTS, **(weights or {})}
     root = np.random.SeedSequence(seed)
     frames: List[Atoms] = []

@@ -13,6 +13,8 @@ the optimizer updates are in ``train_state_dict`` so that a resumed run continue
 
 from __future__ import annotations
 
+import pickle
+import zipfile
 from pathlib import Path
 from typing import Any, Dict, Mapping, Tuple
 
@@ -71,8 +73,15 @@ def read_checkpoint(path) -> Dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    # weights_only=False: the checkpoint holds RNG states (numpy arrays, tuples), and it is our own file
-    ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
+    not_ours = (f"{path} is neither a pair_student training checkpoint nor a student file; give the "
+                "<name>_checkpoint.pt that `pair-student train` wrote, or a student .pt")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; a text or pickle file is not ours
+        raise ValueError(not_ours)
+    try:
+        # weights_only=False: the checkpoint holds RNG states (numpy arrays, tuples), and it is our own file
+        ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        raise ValueError(f"{not_ours} ({exc})") from exc
     if not isinstance(ckpt, dict) or "model_config" not in ckpt or "state_dict" not in ckpt:
         raise ValueError(f"{path} is not a pair_student checkpoint (needs model_config and state_dict)")
     return ckpt

@@ -7,7 +7,7 @@ distilled from. Everything downstream (sampling, labelling) only touches :class:
 from __future__ import annotations
 
 from importlib import metadata
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Set
 
 import numpy as np
 from ase import Atoms
@@ -34,6 +34,20 @@ class Teacher:
     def calculator(self):
         """The ASE calculator that evaluates this teacher (shared, not a copy)."""
         raise NotImplementedError
+
+    def covered_elements(self) -> Optional[Set[str]]:
+        """The elements this teacher has parameters for; None when it takes any element."""
+        return None
+
+    def check_elements(self, symbols: Iterable[str], *, where: str) -> None:
+        """One clear error, before any expensive work, when ``where`` holds an element this
+        teacher cannot label (it would otherwise fail, or worse, guess, mid-run)."""
+        covered = self.covered_elements()
+        missing = sorted(set(symbols) - covered) if covered is not None else []
+        if missing:
+            raise ValueError(
+                f"teacher {self.name} has no parameters for {', '.join(missing)} (in {where}); it covers "
+                f"{', '.join(sorted(covered))}: choose a teacher that covers every element of the structures")
 
     def compute(self, atoms: Atoms) -> Result:
         """Energy (eV), forces ((N,3) eV/A) and stress ((6,) eV/A^3, ASE Voigt sign; None

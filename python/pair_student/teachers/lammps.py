@@ -96,10 +96,11 @@ class LAMMPSTeacher(Teacher):
     def calculator(self):
         return self._calc
 
+    def covered_elements(self):
+        return set(self.elements)
+
     def compute(self, atoms):
-        unknown = set(atoms.get_chemical_symbols()) - set(self.elements)
-        if unknown:
-            raise ValueError(f"{self.name} knows {self.elements}, not {sorted(unknown)}")
+        self.check_elements(atoms.get_chemical_symbols(), where="this structure")
         if not any(atoms.pbc):
             # LAMMPS needs every atom inside a box, even for a cluster (shrink-wrapped
             # boundaries make the box size moot); translation leaves E, F unchanged.

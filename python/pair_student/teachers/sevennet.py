@@ -4,7 +4,9 @@ so it works offline)."""
 from __future__ import annotations
 
 import warnings
-from typing import Optional
+from typing import Optional, Set
+
+from ase.data import chemical_symbols
 
 from .base import Teacher
 
@@ -49,3 +51,7 @@ class SevenNetTeacher(Teacher):
 
     def calculator(self):
         return self._calc
+
+    def covered_elements(self) -> Set[str]:
+        # type_map: atomic number -> the model's species index, one entry per trained element
+        return {chemical_symbols[z] for z in self._calc.type_map}

@@ -32,6 +32,31 @@ def read_frames(path, split: Optional[str] = None) -> List[Atoms]:
     return frames
 
 
+def _has_labels(atoms: Atoms) -> bool:
+    results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
+    if "energy" in results and "forces" in results:
+        return True
+    return "energy" in atoms.info and "forces" in atoms.arrays
+
+
+def read_labelled(path) -> List[Atoms]:
+    """The frames of a dataset to train on; one clear error, before any model is built, for a
+    file that is empty, not a structure file, or holds frames without teacher labels."""
+    try:
+        frames = read_frames(path)
+    except (ase.io.formats.UnknownFileTypeError, StopIteration) as exc:
+        raise ValueError(f"dataset {str(path)!r} holds no frames ({exc}); make one with "
+                         "`pair-student label FRAMES --out dataset.extxyz`") from exc
+    if not frames:
+        raise ValueError(f"dataset {str(path)!r} holds no frames; make one with `pair-student label`")
+    unlabelled = [i for i, atoms in enumerate(frames) if not _has_labels(atoms)]
+    if unlabelled:
+        raise ValueError(
+            f"{len(unlabelled)} of {len(frames)} frames of {str(path)!r} (the first: frame {unlabelled[0]}) carry no "
+            "energy and forces; label them with `pair-student label FRAMES --out dataset.extxyz`")
+    return frames
+
+
 def _labels(atoms: Atoms):
     """(energy, forces, stress or None) from a frame's calculator or info/arrays."""
     calc = atoms.calc

@@ -37,7 +37,7 @@ from ..distributed import group_rank, init_process_group
 from ..models import build_student
 from ..scores import MIN_FORCE_FOR_ANGLE, angular_error_deg, r2_score
 from . import checkpoint as ck
-from .data import collate, fit_shifts, force_rms, frames_to_graphs, mean_neighbors, predict, read_frames
+from .data import collate, fit_shifts, force_rms, frames_to_graphs, mean_neighbors, predict, read_labelled
 
 
 @dataclass
@@ -421,7 +421,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
     rank, world = group_rank()
     device = _device(cfg, rank, world)
     ckpt_path = Path(cfg.out) / f"{cfg.name}_checkpoint.pt"
-    frames = read_frames(cfg.dataset)
+    frames = read_labelled(cfg.dataset)
     elements = _elements(frames)
     graphs = {k: frames_to_graphs(v, cfg.cutoff, elements) for k, v in _split(frames, cfg.seed).items()}
     run = _start(cfg, elements, graphs["train"], device, teacher=cfg.teacher or frames[0].info.get("teacher"))
