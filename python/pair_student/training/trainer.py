@@ -52,7 +52,7 @@ class TrainConfig:
     epochs: int = 100
     # 2, not 4: twice the optimizer steps at the same cost per epoch; Si ultra-tiny, 600 s on one
     # thread: validation force RMSE 0.0396 -> 0.0346 eV/A, test 0.0749 -> 0.0686 (batch 1 at lr 1e-3: 0.0414)
-    # (Si original: 0.0699 -> 0.0533 test; Si tiny stalled at batch 2 in two runs, README "Shipped students")
+    # (Si original: 0.0699 -> 0.0533 test; Si tiny stalled at batch 2 in two runs, demo/README.md, "How these students were made")
     batch_size: int = 2
     lr: float = 3e-3
     lr_min_ratio: float = 0.02
@@ -64,7 +64,7 @@ class TrainConfig:
     ema_decay: float = 0.99  # 0 disables EMA
     # max gradient norm per step (None: no clipping). Rattled ethanol frames carry teacher forces
     # up to 113 eV/A, and an unclipped ethanol original saw gradient norms up to 88 against a median
-    # of 3.3. Unclipped at lr 3e-3 it diverged; clipped at 10, at lr 1e-3, it trained (README)
+    # of 3.3. Unclipped at lr 3e-3 it diverged; clipped at 10, at lr 1e-3, it trained (demo/README.md)
     grad_clip: Optional[float] = None
     patience: int = 40  # epochs without validation improvement before stopping
     seed: int = 0
