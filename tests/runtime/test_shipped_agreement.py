@@ -5,35 +5,24 @@ values), serial and on 2 ranks, and to float32 rounding in float32."""
 import numpy as np
 import pytest
 
-from runtime_harness import assert_close, QUANTITIES, reference, run_student
 from pair_student import read_metadata
-from pair_student.data.structures import demo_structure
 from pair_student.models.shipped import shipped_models
-from pair_student.registry import SIZES
+from pair_student.registry import DEMO_NAMES, SIZES
+from runtime_harness import QUANTITIES, assert_close, rattled, reference, run_student, shipped_cases
 
-
-SHIPPED = [(system, size, path) for system, sizes in shipped_models().items() for size, path in sizes.items()]
+SHIPPED = shipped_cases()
 
 
 def test_every_demo_system_ships_three_sizes():
     found = {system: sorted(sizes) for system, sizes in shipped_models().items()}
-    assert found == {s: sorted(SIZES) for s in ("si", "gan", "ethanol")}
-
-
-def _rattled(system):
-    atoms = demo_structure(system)
-    atoms.rattle(0.05, seed=11)
-    if not atoms.pbc.any():
-        atoms.cell = [20.0, 20.0, 20.0]
-        atoms.center()
-    return atoms
+    assert found == {s: sorted(SIZES) for s in DEMO_NAMES}
 
 
 @pytest.mark.parametrize("system,size,path", SHIPPED, ids=[f"{s}-{z}" for s, z, _ in SHIPPED])
 def test_shipped_student_lammps_equals_ase(tmp_path, system, size, path):
     meta = read_metadata(path)
     assert meta["dtype"] == "float64" and meta["provenance"]["size"] == size
-    atoms = _rattled(system)
+    atoms = rattled(system)
     elements = meta["elements"]
     boundary = "p p p" if atoms.pbc.all() else "f f f"
     assert meta["provenance"]["tabulated"]["force_difference"] < 1e-4
@@ -47,7 +36,7 @@ def test_shipped_student_lammps_equals_ase(tmp_path, system, size, path):
 
 def test_shipped_student_on_two_ranks_equals_serial(tmp_path):
     path = shipped_models()["gan"]["tiny"]
-    atoms = _rattled("gan")
+    atoms = rattled("gan")
     elements = read_metadata(path)["elements"]
     serial = run_student(tmp_path / "1", atoms, path, boundary="p p p", specorder=elements)
     parallel = run_student(tmp_path / "2", atoms, path, boundary="p p p", specorder=elements, nprocs=2)
@@ -58,7 +47,7 @@ def test_shipped_student_on_two_ranks_equals_serial(tmp_path):
 @pytest.mark.parametrize("size", ["ultra-tiny", "original"])
 def test_shipped_student_in_float32(tmp_path, size):
     path = shipped_models()["si"][size]
-    atoms = _rattled("si")
+    atoms = rattled("si")
     lmp = run_student(tmp_path, atoms, path, boundary="p p p", specorder=["Si"], options="dtype float32")
     ref = reference(lmp["atoms"], path)
     for key in ("energy", "forces", "virial"):
