@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parent
 
 class BuildPyWithPlugin(build_py):
     def run(self):
+        # setuptools never removes what an earlier build copied into build/lib, and the wheel packs
+        # all of it: a module that has since moved or left the package (a harness, an old stage
+        # file) would still ship
+        shutil.rmtree(Path(self.build_lib) / "pair_student", ignore_errors=True)
         super().run()
         build_dir = ROOT / "build" / "plugin"
         jobs = str(os.cpu_count() or 1)

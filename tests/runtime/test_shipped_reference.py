@@ -21,6 +21,11 @@ def _decode(record):
     return float.fromhex(record["energy"]), np.array([float.fromhex(v) for v in record["forces"]])
 
 
+def test_every_shipped_student_has_stored_values():
+    """A student added to or dropped from demo/ must not silently go unchecked."""
+    assert sorted(STORED["records"]) == sorted(f"{s}/{z}/{d}/{g}" for s, z, _, d, g in CASES)
+
+
 @pytest.mark.parametrize("system,size,path,dtype,gemm", CASES, ids=[f"{s}-{z}-{d}-{g}" for s, z, _, d, g in CASES])
 def test_shipped_student_matches_stored_values(tmp_path, system, size, path, dtype, gemm):
     energy, forces = _decode(STORED["records"][f"{system}/{size}/{dtype}/{gemm}"])
@@ -32,6 +37,7 @@ def test_shipped_student_matches_stored_values(tmp_path, system, size, path, dty
         assert lmp["energy"] == energy
         assert np.array_equal(got, forces), f"{np.abs(got - forces).max():.3g} eV/A from the stored forces"
     else:
-        rtol = 1e-10 if dtype == "float64" else 1e-4
+        # another instruction mix (FMA contraction, vector width) moves the last bits only
+        rtol = 1e-10 if dtype == "float64" else 1e-5
         assert abs(lmp["energy"] - energy) <= rtol * abs(energy)
         assert np.abs(got - forces).max() <= rtol * np.abs(forces).max()
