@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from pair_student.contract import read_metadata
-from pair_student.export import ExportVerificationError, export, local_student_from_file, sample_frames
-from pair_student.export import load as load_module
+from pair_student.export import ExportVerificationError, export, load_source, sample_frames
 from pair_student.export.frames import verification_graphs
 from pair_student.export.verify import differences, onnx_runner, torchscript_runner
 from pair_student.models import LocalStudent, ReferenceStudent
+from pair_student.models import student_file
 from pair_student.models.tabulated import TabulatedStudent
 
 ELEMENTS = ["Si", "C"]
@@ -61,7 +61,7 @@ def test_tabulated_float32_onnx(tmp_path, table_file):
 
 
 def test_files_rebuild_as_their_eager_models(tmp_path, table_file):
-    model, meta = local_student_from_file(table_file)
+    model, meta = load_source(table_file)
     assert isinstance(model, TabulatedStudent) and model.table_points == 64
     assert meta["provenance"] == read_metadata(table_file)["provenance"]
     reference = ReferenceStudent(ELEMENTS, num_layers=2)
@@ -72,14 +72,14 @@ def test_files_rebuild_as_their_eager_models(tmp_path, table_file):
 
 
 def test_a_wrong_rebuild_is_refused(tmp_path, table_file, monkeypatch):
-    real = load_module._REBUILDERS["TabulatedStudent"]
+    real = student_file.REBUILDERS["TabulatedStudent"]
 
     def skewed(*args):  # tables read 1% off their radii: shapes and weights all fit
         model = real(*args)
         model.table_spacing *= 1.01
         return model
 
-    monkeypatch.setitem(load_module._REBUILDERS, "TabulatedStudent", skewed)
+    monkeypatch.setitem(student_file.REBUILDERS, "TabulatedStudent", skewed)
     with pytest.raises(ExportVerificationError, match="does not reproduce the file"):
         export(table_file, format="onnx", out=tmp_path)
     assert list(tmp_path.iterdir()) == []

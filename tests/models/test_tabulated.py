@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from pair_student.contract import evaluate, load_student, read_metadata
-from pair_student.export import TABULATION_TOLERANCE, export, local_student_from_file
+from pair_student.export import TABULATION_TOLERANCE, export
 from pair_student.graph import atoms_to_graph, edge_forces
 from pair_student.models import ReferenceStudent
+from pair_student.models.student_file import model_from_student_file
 from pair_student.models.tabulated import TabulatedStudent, is_tabulated, tabulate
 
 from model_harness import CUTOFF, ELEMENTS, distorted_cell, energy_of, local_model
@@ -68,7 +69,7 @@ def test_export_tabulates_by_default_and_reexports_files(tmp_path):
     model = local_model()
     plain = export(model, out=tmp_path / "plain.pt", table_points=0)
     assert "tabulated" not in read_metadata(plain)["provenance"]
-    rebuilt, meta = local_student_from_file(plain)
+    rebuilt, meta = model_from_student_file(plain)
     atoms = distorted_cell(4)
     assert _relative_force_error(rebuilt, model, atoms) < 1e-12  # sizes read back off the weights
     table = export(plain, out=tmp_path / "table.pt")  # a .pt file is re-exported like a checkpoint

@@ -7,9 +7,10 @@ Usage::
 
 The source is a training checkpoint or a student ``.pt`` (local, tabulated as every shipped
 student, or reference), which is rebuilt as its eager model and must reproduce the file
-before anything is written (:func:`pair_student.export.local_student_from_file`); e.g.
-``pair-student export pair_student/demo/si/tiny_model_traced.pt --format onnx`` writes
-``tiny_model.onnx``.
+before anything is written (:func:`pair_student.models.student_file.model_from_student_file`,
+checked by :func:`pair_student.export.student_file_source`); e.g.
+``pair-student export $(pair-student models --system si | grep /tiny_) --format onnx`` (or, from
+a checkout, ``python/pair_student/demo/si/tiny_model_traced.pt``) writes ``tiny_model.onnx``.
 
 * ``torchscript`` writes ``<name>_traced.pt``: what ``pair_style student`` loads (CPU and
   CUDA) and :class:`pair_student.calculator.StudentCalculator` reads, metadata as extra files
@@ -49,6 +50,8 @@ import argparse
 import sys
 from typing import List, Optional
 
+from ase.io import read
+
 from .verify import TOLERANCE, ExportVerificationError
 from .write import FORMATS, export
 
@@ -67,11 +70,7 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student export") ->
                              "the radial network, which pair_style student then runs through libtorch; "
                              "a tabulated student keeps its tables)")
     args = parser.parse_args(argv)
-    frames = None
-    if args.frames:
-        from ase.io import read
-
-        frames = read(args.frames, index=":8")
+    frames = read(args.frames, index=":8") if args.frames else None
     try:
         path = export(args.checkpoint, format=args.format, dtype=args.dtype, quantize=args.quantize,
                       out=args.out, frames=frames, table_points=args.table_points)

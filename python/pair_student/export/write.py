@@ -17,10 +17,11 @@ import torch
 from ase import Atoms
 
 from ..atomic import atomic_path
+from ..models.student_file import is_student_file
 from . import onnx as onnx_writer
 from . import torchscript as torchscript_writer
 from .frames import sample_frames, verification_graphs
-from .load import is_student_file, load_checkpoint, model_metadata
+from .load import load_source, model_metadata
 from .quantize import MODES, quantize_model
 from .tabulate import tabulated
 from .verify import TOLERANCE, verify_file
@@ -45,7 +46,7 @@ def export(
 
     Args:
         checkpoint_or_module: a training checkpoint, a student ``.pt`` (see
-            :func:`~.load.local_student_from_file`; shipped students included) or a
+            :func:`~.load.student_file_source`; shipped students included) or a
             ``StudentModel`` (with ``elements`` and ``cutoff`` attributes, or give them in
             ``metadata``).
         format: ``"torchscript"`` (``<name>_traced.pt``) or ``"onnx"`` (``<name>.onnx``).
@@ -105,7 +106,7 @@ def _source(checkpoint_or_module, name: Optional[str],
     to the file's dtype leaves the caller's alone."""
     if isinstance(checkpoint_or_module, (str, os.PathLike)):
         source = Path(checkpoint_or_module)
-        model, ckpt_meta = load_checkpoint(source)
+        model, ckpt_meta = load_source(source)
         stem = source.name.split(".")[0]
         if is_student_file(source) and stem.endswith("_traced"):
             stem = stem[: -len("_traced")]  # tiny_model_traced.pt -> tiny_model.onnx
