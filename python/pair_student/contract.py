@@ -70,7 +70,9 @@ class ContractError(ValueError):
     """A file or module does not follow the student contract."""
 
 
-def _encode(metadata: Dict[str, Any]) -> Dict[str, str]:
+def encode_metadata(metadata: Dict[str, Any]) -> Dict[str, str]:
+    """``metadata`` as the plain-text values stored under :data:`METADATA_KEYS` (TorchScript
+    extra files, ONNX ``metadata_props``); the C++ pair style reads the same names."""
     missing = [k for k in ("elements", "cutoff") if k not in metadata]
     if missing:
         raise ContractError(f"student metadata lacks {missing}; give at least elements and cutoff")
@@ -143,7 +145,7 @@ def save_student(module: torch.nn.Module, path: str | os.PathLike, metadata: Dic
         floats = [p.dtype for p in scripted.parameters() if p.is_floating_point()]
         floats += [b.dtype for b in scripted.buffers() if b.is_floating_point()]
         meta["dtype"] = str(floats[0]).replace("torch.", "") if floats else "float64"
-    extra = _encode(meta)
+    extra = encode_metadata(meta)
     with atomic_path(path) as tmp:
         torch.jit.save(scripted, str(tmp), _extra_files=extra)
     return path

@@ -8,6 +8,9 @@ from typing import Any, Dict, Iterable, List, Sequence
 import numpy as np
 import torch
 from ase import Atoms
+from ase.build import bulk
+from ase.cluster import Icosahedron
+from ase.data import atomic_numbers, covalent_radii
 
 from ..contract import NUM_LOCAL
 from ..graph import atoms_to_graph
@@ -19,10 +22,6 @@ def sample_frames(elements: Sequence[str], *, seed: int = 0) -> List[Atoms]:
     Nearest-neighbour distances follow the covalent radii, so the frames are physical for
     the model's elements and every atom has neighbours inside any reasonable cutoff.
     """
-    from ase.build import bulk
-    from ase.cluster import Icosahedron
-    from ase.data import atomic_numbers, covalent_radii
-
     rng = np.random.default_rng(seed)
     d = 2.2 * float(np.mean([covalent_radii[atomic_numbers[e]] for e in elements]))
     cell = bulk("Cu", "fcc", a=d * np.sqrt(2.0), cubic=True).repeat((2, 2, 2))

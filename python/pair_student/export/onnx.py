@@ -44,6 +44,8 @@ from typing import Any, Dict
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
 
+from ..contract import encode_metadata
+
 aten = torch.ops.aten
 
 OPSET = 18  # ScatterElements reduction="add" needs >= 16; 18 is well supported by onnxruntime
@@ -211,13 +213,11 @@ def write_onnx(model: torch.nn.Module, example: Dict[str, torch.Tensor], path: s
                metadata: Dict[str, Any]) -> None:
     """:func:`export_onnx`, with the contract metadata (the keys of the TorchScript extra
     files) and ``interface`` in the file's ``metadata_props``."""
-    import onnx
-
-    from ..contract import _encode
+    import onnx  # optional: only ONNX exports need it
 
     export_onnx(model, example, path)
     proto = onnx.load(str(path))
-    for key, value in _encode(metadata).items():
+    for key, value in encode_metadata(metadata).items():
         proto.metadata_props.add(key=key, value=value)
     proto.metadata_props.add(key="interface", value=INTERFACE)
     onnx.save(proto, str(path))

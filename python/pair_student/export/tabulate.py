@@ -12,6 +12,8 @@ from typing import Any, Dict, List, Optional
 import torch
 
 from ..contract import EDGE_VECTORS
+from ..models import LocalStudent
+from ..models.tabulated import DEFAULT_POINTS, TabulatedStudent, tabulate
 from .verify import ExportVerificationError, differences
 
 TABULATION_TOLERANCE = 1e-3
@@ -23,9 +25,6 @@ def tabulated(model: torch.nn.Module, points: Optional[int], graphs: List[Dict[s
     """``model``, or its tabulated copy on ``points`` intervals (``None``: the default 256;
     ``0``: keep the network); only local students have a radial network to tabulate.
     ``meta["provenance"]`` gains ``tabulated: {points, force_difference}``."""
-    from ..models import LocalStudent
-    from ..models.tabulated import DEFAULT_POINTS, TabulatedStudent, tabulate
-
     if isinstance(model, TabulatedStudent):
         if points is not None and points != model.table_points:
             raise ValueError(f"the student is already tabulated on {model.table_points} intervals and its file "

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from ..contract import EDGE_INDEX, EDGE_VECTORS, NUM_LOCAL, SPECIES
+from ..contract import EDGE_INDEX, EDGE_VECTORS, NUM_LOCAL, SPECIES, ContractError, evaluate, load_student
 from ..graph import edge_forces
 
 Runner = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], Tuple[torch.Tensor, torch.Tensor]]
@@ -95,8 +95,6 @@ def compare_outputs(run: Runner, reference: Runner, graphs: Graphs, *, tolerance
 
 def torchscript_runner(path: str | os.PathLike, dtype: torch.dtype) -> Runner:
     """A student ``.pt`` called as ``pair_style student`` calls it."""
-    from ..contract import ContractError, evaluate, load_student
-
     try:
         module, _ = load_student(path, dtype=dtype)
     except (ContractError, RuntimeError, ValueError) as exc:
@@ -106,7 +104,7 @@ def torchscript_runner(path: str | os.PathLike, dtype: torch.dtype) -> Runner:
 
 def onnx_runner(path: str | os.PathLike) -> Runner:
     """An ``.onnx`` student in an onnxruntime CPU session."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # optional: only ONNX exports need it
 
     try:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
