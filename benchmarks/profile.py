@@ -8,6 +8,10 @@ column is what its matrix products cost through BLAS alone: the products the nat
 per atom (channel mixings and readout MLP, forward and backward), timed as torch matmuls of the
 same shapes on one thread, the BLAS of ``gemm blas``. ``gemm packed`` can do them in less where
 that BLAS runs below the core's peak (MKL's AVX2 code on AMD CPUs).
+
+``--presets`` instead prints, without LAMMPS, the parameter count and the CPU cost of every
+:data:`~pair_student.models.local.PRESETS` size on 512-atom diamond Si (the scripted model
+called from Python in float32, as the pair style calls it; no native kernel, no tables).
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 import torch
+from ase import Atoms
+from ase.build import bulk
 
-from pair_student.contract import read_metadata, save_student
-from pair_student.models import ReferenceStudent
+from pair_student.contract import evaluate, read_metadata, save_student
+from pair_student.graph import atoms_to_graph
+from pair_student.models import PRESETS, LocalStudent, ReferenceStudent
 from pair_student.models.tabulated import is_tabulated
 from pair_student.registry import DEMO_NAMES
 
@@ -71,6 +78,36 @@ def blas_products_us(model_path: Path, dtype: str, block: int = KERNEL_BLOCK, mi
         torch.set_num_threads(threads)
 
 
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def time_per_atom(model: torch.nn.Module, atoms: Atoms, repeats: int = 5) -> float:
+    """Microseconds per atom of scripted forward + edge gradient (float32, as LAMMPS calls it)."""
+    g = atoms_to_graph(atoms, model.cutoff, model.elements, dtype=torch.float32)
+    scripted = torch.jit.script(model).float().eval()
+    args = (g["species"], g["edge_index"], g["edge_vectors"], len(atoms))
+    for _ in range(2):  # TorchScript compiles on the first calls
+        evaluate(scripted, *args)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        evaluate(scripted, *args)
+    return (time.perf_counter() - start) / repeats / len(atoms) * 1e6
+
+
+def print_presets() -> None:
+    """Parameters and µs/atom of every local-student preset (and an lmax 1 variant) on
+    512-atom diamond Si, cutoff 5 A."""
+    si = bulk("Si", "diamond", a=5.43, cubic=True).repeat(4)
+    variants = {name: {"preset": name} for name in PRESETS}
+    variants["ultra-tiny lmax=1"] = {"channels": 32, "hidden": 96, "radial_hidden": 32, "lmax": 1}
+    print("| size | parameters | µs/atom (scripted, float32) |")
+    print("|---|---|---|")
+    for name, kwargs in variants.items():
+        model = LocalStudent(["Si"], 5.0, **kwargs)
+        print(f"| {name} | {count_parameters(model)} | {time_per_atom(model, si):.1f} |", flush=True)
+
+
 def main(argv: Optional[List[str]] = None, prog: str = "python -m benchmarks.profile") -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="student .pt (default: the reference student, Si)")
@@ -80,7 +117,12 @@ def main(argv: Optional[List[str]] = None, prog: str = "python -m benchmarks.pro
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
     parser.add_argument("--target-s", type=float, default=2.0)
     parser.add_argument("--out", type=Path, default=OUT / "bench" / "profile")
+    parser.add_argument("--presets", action="store_true",
+                        help="instead: parameters and CPU cost of every local-student preset, without LAMMPS")
     args = parser.parse_args(argv)
+    if args.presets:
+        print_presets()
+        return 0
     model = args.model or save_student(ReferenceStudent(["Si"], cutoff=4.5), args.out / "reference_si.pt",
                                        {"elements": ["Si"], "cutoff": 4.5})
     elements = read_metadata(model)["elements"]

@@ -37,7 +37,8 @@ from .base import StudentModel, polynomial_cutoff
 SQRT2 = math.sqrt(2.0)
 SQRT6 = math.sqrt(6.0)
 
-# Sizes near the earlier attempt's students; ``python -m pair_student.models.local`` prints counts.
+# Sizes near the earlier attempt's students; ``python -m benchmarks profile --presets`` (from a
+# checkout) prints their parameter counts and CPU cost.
 PRESETS: Dict[str, Dict[str, Any]] = {
     # params for one element: original 432K, tiny 77.6K, ultra-tiny 27.5K. 24 Bessel functions (not
     # 8) resolve the short distances of strongly distorted frames: on Si, ultra-tiny's validation
@@ -192,7 +193,7 @@ class LocalStudent(StudentModel):
         """Per-atom energies ``(num_atoms,)`` from the moments ``(num_atoms, num_components,
         channels)`` = sum over neighbours of ``angular x radial``. The native LAMMPS kernel
         (``pair_student/student_native.cpp``) writes out these invariants and their gradients
-        by hand; ``tests/plugin/test_native.py`` holds the two to 1e-10."""
+        by hand; ``tests/runtime/test_native.py`` holds the two to 1e-10."""
         a0, a1 = moments[:, 0], moments[:, 1:4]
         feats = [a0, (a1 * torch.matmul(a1, self.mix[0])).sum(1)]
         if self.lmax >= 2:
@@ -218,36 +219,3 @@ class LocalStudent(StudentModel):
         out = self.readout_out(h).squeeze(1)
         return self.scale * out + self.shift[species]
 
-
-def count_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def time_per_atom(model: torch.nn.Module, atoms, repeats: int = 5) -> float:
-    """Microseconds per atom of scripted forward + edge gradient (float32, as LAMMPS calls it)."""
-    import time
-
-    from ..contract import evaluate
-    from ..graph import atoms_to_graph
-
-    g = atoms_to_graph(atoms, model.cutoff, model.elements, dtype=torch.float32)
-    scripted = torch.jit.script(model).float().eval()
-    args = (g["species"], g["edge_index"], g["edge_vectors"], len(atoms))
-    for _ in range(2):
-        evaluate(scripted, *args)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        evaluate(scripted, *args)
-    return (time.perf_counter() - start) / repeats / len(atoms) * 1e6
-
-
-if __name__ == "__main__":
-    # python -m pair_student.models.local: params and CPU cost on 512-atom diamond Si (cutoff 5)
-    from ase.build import bulk
-
-    si = bulk("Si", "diamond", a=5.43, cubic=True).repeat(4)
-    variants = {name: {"preset": name} for name in PRESETS}
-    variants["ultra-tiny lmax=1"] = {"channels": 32, "hidden": 96, "radial_hidden": 32, "lmax": 1}
-    for name, kw in variants.items():
-        m = LocalStudent(["Si"], 5.0, **kw)
-        print(f"{name:>18}: {count_parameters(m):>7} params, {time_per_atom(m, si):7.1f} us/atom")
