@@ -20,7 +20,7 @@ from ase import Atoms
 from ase.build import bulk, molecule
 
 from pair_student import teachers
-from pair_student.data.structures import demo_structure
+from pair_student.data.structures import GAN_A, GAN_C, SI_A, demo_structure
 
 from .common import Potential, lammps_memory_mb, loop_time, plugin_split_ms, run_lmp, section_seconds, write_data
 
@@ -46,9 +46,9 @@ def unit_cell(system: str) -> Atoms:
     so that molecules stay further apart than any cutoff here, as in the single-molecule
     training data: the cost per atom of isolated molecules)."""
     if system == "si":
-        return bulk("Si", "diamond", a=5.431, cubic=True)
+        return bulk("Si", "diamond", a=SI_A, cubic=True)
     if system == "gan":
-        return bulk("GaN", "wurtzite", a=3.189, c=5.185, orthorhombic=True)
+        return bulk("GaN", "wurtzite", a=GAN_A, c=GAN_C, orthorhombic=True)
     if system == "ethanol":
         mol = molecule("CH3CH2OH")
         mol.positions -= mol.positions.mean(axis=0) - 5.0

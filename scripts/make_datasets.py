@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from pair_student.atomic import atomic_write_text
 from pair_student.registry import DEMO_NAMES
 
 # Settings per system: cells stay 9-72 atoms so students train on a 2-core CPU.
@@ -75,7 +76,7 @@ def make(system: str, out_dir: Path, seed: int, teacher) -> dict:
         "seed": seed, "settings": cfg, "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "machine": f"{platform.machine()} {os.cpu_count()} cpus", "python": platform.python_version(),
     }
-    (out_dir / f"{system}.json").write_text(json.dumps(record, indent=1))
+    atomic_write_text(out_dir / f"{system}.json", json.dumps(record, indent=1))
     return record
 
 
@@ -104,9 +105,7 @@ def main(argv=None) -> int:
         f = out_dir / f"{name}.json"
         if f.exists():
             summary[name] = json.loads(f.read_text())
-    tmp = out_dir / ".summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, out_dir / "summary.json")
+    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=1))
     return 0
 
 

@@ -2,8 +2,10 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 from pair_student.cli import COMMANDS, command, main
+from pair_student.registry import DEMO_NAMES, SIZES
 
 
 def test_help_lists_every_command(capsys):
@@ -22,10 +24,17 @@ def test_unknown_command_is_an_error(capsys):
 
 
 def test_console_script_and_module_entry_points():
-    out = subprocess.run([sys.executable, "-m", "pair_student", "models"], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    for line in out.stdout.splitlines():
-        assert line.startswith("/") and line.endswith("_model_traced.pt")
+    script = Path(sys.executable).parent / "pair-student"  # installed next to the interpreter
+    assert script.is_file(), f"no console script at {script}: pip install -e . first"
+    shipped = len(DEMO_NAMES) * len(SIZES)  # one student per demo system and size (9)
+    for cmd in ([sys.executable, "-m", "pair_student", "models"], [str(script), "models"]):
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        lines = out.stdout.splitlines()
+        assert len(lines) == len(set(lines)) == shipped, (cmd, lines)
+        for line in lines:
+            assert line.startswith("/") and line.endswith("_model_traced.pt")
+            assert Path(line).is_file()
 
 
 def test_every_command_resolves_to_a_function():

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
+from .atomic import atomic_write_text
 from .data.label import label
 from .data.sample import sample
 from .data.structures import demo_structure, read_structures
@@ -35,11 +36,11 @@ def build_parser(prog: str = "pair-student distill") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--structures", help="structure file (any ASE format) or a demo name: si, gan, ethanol")
+    src.add_argument("--structures", help=f"structure file (any ASE format) or a demo name: {', '.join(DEMO_NAMES)}")
     src.add_argument("--dataset", help="an already labelled extxyz dataset: skip sampling and labelling")
     p.add_argument("--teacher", default="sevennet", help="teacher name (pair_student.teachers)")
     p.add_argument("--device", default="cpu", help="device of teacher and training")
-    p.add_argument("--sizes", default="original,tiny,ultra-tiny", help=f"comma-separated presets of {list(SIZES)}")
+    p.add_argument("--sizes", default=",".join(SIZES), help=f"comma-separated presets of {list(SIZES)}")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--frames", type=int, default=240, help="frames to sample")
     p.add_argument("--epochs", type=int, default=100)
@@ -100,7 +101,7 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student distill") -
         if m:
             print(f"{size}: force R2 {m['force_r2']:.4f}, RMSE {m['force_rmse']:.4f} eV/A, "
                   f"angle {m['force_angle_mean_deg']:.2f} deg -> {summary.get('model')}")
-    (out / "distill_summary.json").write_text(json.dumps(
+    atomic_write_text(out / "distill_summary.json", json.dumps(
         {"command": command, "seed": args.seed, "dataset": str(dataset), "teacher": teacher_name or "from dataset",
          "timings": timings, "sizes": results}, indent=1, default=str))
     return 0

@@ -17,10 +17,16 @@ import torch.distributed as dist
 
 def env_rank() -> Tuple[int, int]:
     """``(RANK, WORLD_SIZE)`` from the environment; ``(0, 1)`` outside torchrun."""
-    rank = int(os.environ.get("RANK", "0"))
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    text = {name: os.environ.get(name, default) for name, default in (("RANK", "0"), ("WORLD_SIZE", "1"))}
+    try:
+        rank, world = int(text["RANK"]), int(text["WORLD_SIZE"])
+    except ValueError:
+        raise ValueError(f"RANK={text['RANK']!r} and WORLD_SIZE={text['WORLD_SIZE']!r} must be whole "
+                         "numbers (torchrun sets both; unset them to run as one process)") from None
     if not 0 <= rank < world:
-        raise ValueError(f"bad RANK={rank} / WORLD_SIZE={world}")
+        # a shard that no process labels would leave the dataset silently incomplete
+        raise ValueError(f"RANK={rank} is not a rank of a job of WORLD_SIZE={world} processes: "
+                         "0 <= RANK < WORLD_SIZE (torchrun sets both; unset them to run as one process)")
     return rank, world
 
 

@@ -14,18 +14,18 @@ from typing import List, Optional
 from ase.io import write
 
 from .contract import read_metadata
-from .data.structures import DEMO_SYSTEMS, demo_structure
+from .data.structures import demo_structure
 from .runtime.runner import read_thermo, run_lammps
 from .models.shipped import shipped_model
-from .registry import SIZES
+from .registry import DEFAULT_SIZE, DEMO_NAMES, SIZES
 
 INPUT = Path(__file__).resolve().parent / "inputs" / "quickstart.in"
 
 
 def main(argv: Optional[List[str]] = None, prog: str = "python -m pair_student.quickstart") -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--system", default="si", choices=DEMO_SYSTEMS)
-    parser.add_argument("--size", default="tiny", choices=SIZES)
+    parser.add_argument("--system", default="si", choices=DEMO_NAMES)
+    parser.add_argument("--size", default=DEFAULT_SIZE, choices=SIZES)
     parser.add_argument("--out", default="quickstart", help="folder for the data file and log")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--temp", type=float, default=600.0, help="K")

@@ -10,6 +10,9 @@ from typing import Dict, Optional, Tuple
 SIZES: Tuple[str, ...] = ("original", "tiny", "ultra-tiny")
 """Student size presets, largest first (``models.local.PRESETS`` holds their hyperparameters)."""
 
+DEFAULT_SIZE = "tiny"
+"""The size a command trains or runs when none is given."""
+
 
 @dataclass(frozen=True)
 class DemoSystem:

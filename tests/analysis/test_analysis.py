@@ -9,7 +9,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
 from pair_student.analysis import SCHEMA, ErrorStats, validate
-from pair_student.registry import target_status
+from pair_student.registry import QUALITY_TARGETS, SIZES, target_status
 from pair_student.scores import angular_error_deg, r2_score
 from pair_student.analysis.metrics import Histogram, Moments
 from pair_student.analysis import analyze_students
@@ -87,6 +87,8 @@ def test_analyze_with_calculator_teacher(tmp_path, students):
     assert tiny["stress_gpa"]["count"] == 3 * 6 and tiny["speed"]["us_per_atom"] > 0
     card = (tmp_path / "card.md").read_text()
     assert "| tiny |" in card and "| other |" in card
+    for size, goal in QUALITY_TARGETS.items():  # the targets stated are the registry's
+        assert f"`{size}` " in card and f"{goal.force_r2_min:g} and" in card and f"{goal.angular_mean_max_deg:g}°" in card
 
 
 def test_teacher_identical_to_student_is_perfect(tmp_path, students):
@@ -116,6 +118,7 @@ def test_dataset_labels_and_cli(tmp_path, students):
     validate(doc)
     assert doc["labels"] == "dataset" and doc["teacher"] == "lj-recorded" and doc["frames"] == 4
     assert not (out / "card.html").exists()
+    assert "**lj-recorded**" in (out / "card.md").read_text()  # the card names the recorded teacher too
     assert main(["--students", str(paths[0]), "--frames", str(tmp_path / "set.extxyz"), "--split", "test",
                  "--out", str(out / "test"), "--no-html"]) == 0
     doc = json.loads((out / "test" / "metrics.json").read_text())
@@ -139,3 +142,14 @@ def test_invalid_json_fails_validation(tmp_path, students):
     assert "missing required 'y'" in text and "minimum" in text and "great" in text
     with pytest.raises(ValueError, match="expected object"):
         validate([])
+
+
+def test_target_sizes_of_the_schema_are_the_registrys(students):
+    teacher, paths, frames = students
+    doc = analyze_students(students=paths[:1], frames=frames[:1], teacher=StudentCalculator(teacher), out=None)
+    for size in (*SIZES, None):
+        doc["students"][0]["target"]["size"] = size
+        validate(doc)
+    doc["students"][0]["target"]["size"] = "huge"
+    with pytest.raises(ValueError, match="huge"):
+        validate(doc)

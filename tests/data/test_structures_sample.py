@@ -8,13 +8,15 @@ from ase.calculators.emt import EMT
 
 from pair_student.data.cli import sample_main
 from pair_student.data.sample import deduplicate, sample
-from pair_student.data.structures import DEMO_SYSTEMS, demo_structure, read_structures
+from pair_student.data.structures import demo_structure, read_structures
+from pair_student.registry import DEMO_NAMES
 from pair_student.teachers import get_teacher
 
 
 def test_demo_structures():
-    assert DEMO_SYSTEMS == ("si", "gan", "ethanol")
-    si, gan, eth = (demo_structure(n) for n in DEMO_SYSTEMS)
+    built = {name: demo_structure(name) for name in DEMO_NAMES}
+    assert {name: atoms.info["system"] for name, atoms in built.items()} == {name: name for name in DEMO_NAMES}
+    si, gan, eth = built["si"], built["gan"], built["ethanol"]
     assert len(si) == 64 and si.pbc.all() and set(si.get_chemical_symbols()) == {"Si"}
     assert 72 <= len(gan) <= 96 and gan.pbc.all() and set(gan.get_chemical_symbols()) == {"Ga", "N"}
     assert eth.get_chemical_formula() == "C2H6O" and not eth.pbc.any()
@@ -23,7 +25,7 @@ def test_demo_structures():
         dist = atoms.get_all_distances(mic=True)
         np.fill_diagonal(dist, 10)
         assert dist.min() == pytest.approx(d, abs=0.03)
-    with pytest.raises(ValueError, match="si, gan, ethanol"):
+    with pytest.raises(ValueError, match=", ".join(DEMO_NAMES)):
         demo_structure("water")
 
 

@@ -202,3 +202,15 @@ def test_train_refuses_empty_and_unlabelled_datasets_in_one_line(tmp_path, capsy
         assert err.startswith("pair-student train: error: ") and message in err and "pair-student label" in err
         assert "\n" not in err
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_train_resumed_with_another_size_is_refused_in_one_line(dataset, tmp_path, capsys):
+    common = [str(dataset), "--out", str(tmp_path), "--name", "t", "--cutoff", "4.0", "--epochs", "1", "--no-progress"]
+    assert cli_main(["train", *common, "--size", "ultra-tiny"]) == 0
+    capsys.readouterr()
+    checkpoint = (tmp_path / "t_checkpoint.pt").read_bytes()
+    assert cli_main(["train", *common, "--size", "tiny"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pair-student train: error: ") and "does not fit" in err and "size" in err
+    assert "\n" not in err and "Traceback" not in err
+    assert (tmp_path / "t_checkpoint.pt").read_bytes() == checkpoint  # the refused run wrote nothing over it

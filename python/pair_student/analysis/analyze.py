@@ -17,12 +17,13 @@ import time
 from pathlib import Path
 from typing import Dict, Iterable, Optional, Sequence
 
-import numpy as np
 import torch
 from ase.io import iread
 from ase.stress import full_3x3_to_voigt_6_stress
 
+from ..atomic import atomic_write_text
 from ..contract import EDGE_INDEX, EDGE_VECTORS, NUM_LOCAL, SPECIES, evaluate, load_student
+from ..data.dataset import frame_labels
 from ..graph import atoms_to_graph, edge_forces, edge_virials
 from ..registry import target_status
 from ..teachers import get_teacher
@@ -30,16 +31,6 @@ from .card import write_card
 from .figures import plot_student
 from .metrics import ErrorStats
 from .schema import validate
-
-
-def dataset_labels(atoms) -> Optional[Dict]:
-    """Energy/forces/stress stored with a frame (extxyz SinglePointCalculator), or None."""
-    results = getattr(atoms.calc, "results", None) or {}
-    if "energy" not in results or "forces" not in results:
-        return None
-    stress = results.get("stress") if atoms.pbc.all() else None
-    return {"energy": float(results["energy"]), "forces": np.asarray(results["forces"]),
-            "stress": None if stress is None else np.asarray(stress).reshape(-1)[:6]}
 
 
 class _Student:
@@ -109,7 +100,7 @@ class _Labels:
         self.labelled_by = None  # the teacher a pair_student dataset names
 
     def __call__(self, atoms, index: int) -> Dict:
-        labels = dataset_labels(atoms) if self.teacher is None else None
+        labels = frame_labels(atoms) if self.teacher is None else None
         if labels is not None:
             self.used["dataset"] += 1
             self.labelled_by = self.labelled_by or atoms.info.get("teacher")
@@ -153,7 +144,7 @@ def _write_outputs(report: Dict, runs: Sequence[_Student], out: Path, *, figures
                      f"({report['frames']} frames, {entry['atoms']} atoms)")
             entry["figure"] = str(plot_student(run.stats, entry, out / f"{entry['name']}.png", title=title))
     validate(report)
-    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    atomic_write_text(out / "metrics.json", json.dumps(report, indent=2))
     write_card(report, out, html_too=html)
 
 
@@ -169,6 +160,7 @@ def analyze_students(
     seed: int = 0,
     html: bool = True,
     figures: bool = True,
+    teacher_name: Optional[str] = None,
 ) -> Dict:
     """Analyse ``students`` against the teacher on ``frames``; returns the metrics dict.
 
@@ -184,6 +176,8 @@ def analyze_students(
         seed: seed of the reservoir sampling.
         html: also write ``card.html``.
         figures: write the per-student PNGs.
+        teacher_name: the teacher the report names, e.g. the one that labelled the dataset
+            when ``teacher`` is None; default: ``teacher``'s name, or the one the frames record.
     """
     if not students:
         raise ValueError("give at least one student file")
@@ -196,7 +190,7 @@ def analyze_students(
         raise ValueError(f"no frames{which} to analyse in {frames_file or 'the given frames'}")
     report = {
         "schema_version": 1,
-        "teacher": labels.name,
+        "teacher": teacher_name or labels.name,
         "labels": "teacher" if labels.used["teacher"] else "dataset",
         "frames_file": frames_file,
         "frames": count,

@@ -16,15 +16,14 @@ Writes to ``--out``: ``<student>.png`` (12-panel figure), ``metrics.json`` (sche
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
 from ase.io import iread
 
-from .analyze import dataset_labels, analyze_students
-from .card import write_card
+from ..data.dataset import has_labels
+from .analyze import analyze_students
 
 
 def main(argv: Optional[List[str]] = None, prog: str = "pair-student analyze") -> int:
@@ -40,10 +39,9 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student analyze") -
     parser.add_argument("--no-html", action="store_true", help="write card.md only")
     args = parser.parse_args(argv)
     try:
-        # a dataset's labels are preferred; --teacher is recorded and used for unlabelled frames
-        report = analyze_students(students=args.students, frames=args.frames, teacher=None, out=args.out,
-                                  max_frames=args.max_frames, split=args.split, html=not args.no_html) \
-            if not args.teacher else _analyze_named(args)
+        report = analyze_students(students=args.students, frames=args.frames, out=args.out,
+                                  max_frames=args.max_frames, split=args.split, html=not args.no_html,
+                                  **_label_source(args))
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
@@ -56,16 +54,11 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student analyze") -
     return 0
 
 
-def _analyze_named(args) -> Dict:
-    """With ``--teacher``: use the dataset's labels when every frame has them (the teacher is
-    only recorded), else compute with the teacher."""
-    labelled = all(dataset_labels(a) is not None for a in iread(args.frames))
-    report = analyze_students(students=args.students, frames=args.frames,
-                              teacher=None if labelled else args.teacher, out=args.out,
-                              max_frames=args.max_frames, split=args.split, html=not args.no_html)
-    if labelled:
-        report["teacher"] = args.teacher
-        Path(args.out, "metrics.json").write_text(json.dumps(report, indent=2))
-        write_card(report, args.out, html_too=not args.no_html)
-    return report
-
+def _label_source(args) -> Dict:
+    """Where the labels come from: a dataset's own are preferred, so with ``--teacher`` the
+    teacher computes them only when some frame has none, and is otherwise just recorded."""
+    if not args.teacher:
+        return {"teacher": None}
+    if all(has_labels(a) for a in iread(args.frames)):
+        return {"teacher": None, "teacher_name": args.teacher}
+    return {"teacher": args.teacher}

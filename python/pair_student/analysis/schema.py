@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from ..registry import SIZES
+
 NUM = {"type": ["number", "null"]}
 COUNT = {"type": "integer", "minimum": 0}
 PAIR_STATS = {
@@ -58,7 +60,7 @@ STUDENT = {
         "speed": {"type": "object", "required": ["us_per_atom", "device", "threads"],
                   "properties": {"us_per_atom": NUM, "device": {"type": "string"}, "threads": COUNT}},
         "target": {"type": "object", "required": ["size", "status"], "properties": {
-            "size": {"type": ["string", "null"], "enum": ["original", "tiny", "ultra-tiny", None]},
+            "size": {"type": ["string", "null"], "enum": [*SIZES, None]},
             "status": {"type": "string", "enum": ["pass", "fail", "report only"]},
             "target": {"type": ["object", "null"]}}},
         "figure": {"type": ["string", "null"]},

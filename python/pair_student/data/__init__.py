@@ -1,5 +1,5 @@
 """Structures, configuration sampling, teacher labelling and dataset reading."""
 
-from .structures import DEMO_SYSTEMS, demo_structure, read_structures
+from .structures import demo_structure, read_structures
 
-__all__ = ["DEMO_SYSTEMS", "demo_structure", "read_structures"]
+__all__ = ["demo_structure", "read_structures"]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import List, Optional
 
 import ase.io
 
+from ..atomic import atomic_path
+from ..distributed import env_rank
 from ..registry import DEMO_NAMES
 from ..teachers import get_teacher
 from .label import label
@@ -30,7 +31,7 @@ def sample_parser(prog: str = "pair-student sample") -> argparse.ArgumentParser:
     )
     parser.add_argument("structures", nargs="+",
                         help="structure files ASE reads (extxyz, CIF, POSCAR, LAMMPS data) or demo "
-                        "names: si, gan, ethanol")
+                        f"names: {', '.join(DEMO_NAMES)}")
     parser.add_argument("--out", required=True, help="output extxyz file with the sampled frames")
     parser.add_argument("--teacher", default="sevennet",
                         help="teacher driving MD (default: sevennet; 'none' = rattle/strain only)")
@@ -63,7 +64,8 @@ def sample_main(argv: Optional[List[str]] = None, prog: str = "pair-student samp
                     methods=[m.strip() for m in args.methods.split(",") if m.strip()],
                     temperatures=_floats(args.temperatures), pressures=_floats(args.pressures),
                     md_stride=args.md_stride)
-    ase.io.write(args.out, frames, format="extxyz")
+    with atomic_path(args.out) as tmp:
+        ase.io.write(tmp, frames, format="extxyz")
     print(f"wrote {len(frames)} frames to {args.out}")
     return 0
 
@@ -79,7 +81,7 @@ def label_parser(prog: str = "pair-student label") -> argparse.ArgumentParser:
         epilog="Example: %(prog)s si_frames.extxyz --teacher sevennet --out si.extxyz",
     )
     parser.add_argument("frames", help="frames to label: any file ASE reads, e.g. the output of "
-                        "`pair-student sample`, or a demo name (si, gan, ethanol)")
+                        f"`pair-student sample`, or a demo name ({', '.join(DEMO_NAMES)})")
     parser.add_argument("--out", required=True, help="dataset file to write (extxyz)")
     parser.add_argument("--teacher", default="sevennet",
                         help="teacher: sevennet (default), an Orb name such as "
@@ -105,6 +107,6 @@ def label_main(argv: Optional[List[str]] = None, prog: str = "pair-student label
     out = label(frames, teacher=teacher, out=args.out, seed=args.seed,
                 split=[float(x) for x in args.split.split(",")], chunk_size=args.chunk_size,
                 progress=not args.no_progress)
-    if int(os.environ.get("RANK", "0")) == 0:
+    if env_rank()[0] == 0:
         print(f"wrote {out}")
     return 0

@@ -4,12 +4,53 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional
 
 import ase.io
+import numpy as np
 from ase import Atoms
+from ase.stress import full_3x3_to_voigt_6_stress
 
 from .label import SPLITS
+
+
+def frame_labels(atoms: Atoms) -> Optional[Dict[str, Any]]:
+    """The teacher labels a frame carries, as :meth:`Teacher.compute <pair_student.teachers.base.Teacher.compute>`
+    returns them, or None when it lacks energy or forces.
+
+    Labels are read from the calculator results (what reading an extxyz dataset attaches) or
+    else from ``info["energy"]``, ``arrays["forces"]`` and ``info["stress"]`` (frames built in
+    memory). ``stress`` is Voigt (6,) eV/A^3 in ASE's sign, and None unless the frame is
+    periodic in all directions: the stress of a cluster is not defined.
+    """
+    results = getattr(atoms.calc, "results", None) or {}
+    if "energy" in results and "forces" in results:
+        energy, forces, stress = results["energy"], results["forces"], results.get("stress")
+    elif "energy" in atoms.info and "forces" in atoms.arrays:
+        energy, forces, stress = atoms.info["energy"], atoms.arrays["forces"], atoms.info.get("stress")
+    else:
+        return None
+    if stress is not None and atoms.pbc.all():
+        stress = np.asarray(stress, dtype=np.float64)
+        if stress.size == 9:  # a full 3x3 tensor, stored flat or not
+            stress = full_3x3_to_voigt_6_stress(stress.reshape(3, 3))
+        stress = stress.reshape(6)
+    else:
+        stress = None
+    return {"energy": float(energy), "forces": np.asarray(forces, dtype=np.float64), "stress": stress}
+
+
+def has_labels(atoms: Atoms) -> bool:
+    """Whether a frame carries teacher energy and forces (see :func:`frame_labels`)."""
+    return frame_labels(atoms) is not None
+
+
+def dataset_file(path) -> Path:
+    """``path`` as a Path; a clear error when no such file exists."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"dataset {str(path)!r} does not exist")
+    return path
 
 
 def read_dataset(path, *, split: Optional[str] = None) -> Iterator[Atoms]:
@@ -25,9 +66,7 @@ def read_dataset(path, *, split: Optional[str] = None) -> Iterator[Atoms]:
     """
     if split is not None and split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS} or None, not {split!r}")
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"dataset {str(path)!r} does not exist")
+    path = dataset_file(path)
     for atoms in ase.io.iread(path, index=":", format="extxyz"):
         if split is None or atoms.info.get("split") == split:
             yield atoms

@@ -17,17 +17,20 @@ from ase.data import atomic_numbers
 
 from ..registry import DEMO_NAMES
 
-DEMO_SYSTEMS = DEMO_NAMES  # their names; the registry describes each
+# Lattice constants (A) of the demo crystals; the benchmarks build their cells from these too,
+# so that students are timed on the lattice they were trained on.
+SI_A = 5.431
+GAN_A, GAN_C = 3.189, 5.185
 
 
 def _si() -> Atoms:
     # 2x2x2 conventional diamond cells = 64 atoms: big enough that a 5 A cutoff sees no self-image.
-    return bulk("Si", "diamond", a=5.431, cubic=True).repeat((2, 2, 2))
+    return bulk("Si", "diamond", a=SI_A, cubic=True).repeat((2, 2, 2))
 
 
 def _gan() -> Atoms:
     # 3x3x2 wurtzite = 72 atoms; c is doubled so the short axis is ~10.4 A, longer than the cutoffs.
-    return bulk("GaN", "wurtzite", a=3.189, c=5.185).repeat((3, 3, 2))
+    return bulk("GaN", "wurtzite", a=GAN_A, c=GAN_C).repeat((3, 3, 2))
 
 
 def _ethanol() -> Atoms:
@@ -37,6 +40,7 @@ def _ethanol() -> Atoms:
     return atoms
 
 
+# one per registry.DEMO_NAMES (tests/test_registry.py holds them to the registry's elements)
 _BUILDERS = {"si": _si, "gan": _gan, "ethanol": _ethanol}
 
 
@@ -44,12 +48,12 @@ def demo_structure(name: str) -> Atoms:
     """Return a fresh copy of a built-in demo system.
 
     Args:
-        name: one of ``DEMO_SYSTEMS``: ``"si"`` (diamond Si, periodic, 64 atoms), ``"gan"``
+        name: one of ``registry.DEMO_NAMES``: ``"si"`` (diamond Si, periodic, 64 atoms), ``"gan"``
             (wurtzite GaN, periodic, 72 atoms), ``"ethanol"`` (C2H5OH in vacuum, ``pbc=False``).
     """
     key = name.lower().strip()
     if key not in _BUILDERS:
-        raise ValueError(f"unknown demo system {name!r}; known: {', '.join(DEMO_SYSTEMS)}")
+        raise ValueError(f"unknown demo system {name!r}; known: {', '.join(DEMO_NAMES)}")
     atoms = _BUILDERS[key]()
     atoms.info["system"] = key
     return atoms
@@ -85,7 +89,7 @@ def read_structures(
     if not path.is_file():
         raise FileNotFoundError(
             f"structure file {str(path)!r} does not exist; expected a file ASE can read "
-            f"(extxyz, CIF, POSCAR, LAMMPS data, ...) or a demo name ({', '.join(DEMO_SYSTEMS)})"
+            f"(extxyz, CIF, POSCAR, LAMMPS data, ...) or a demo name ({', '.join(DEMO_NAMES)})"
         )
     name = path.name.lower()
     is_lammps = format in ("lammps-data", "lammps") or (

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Callable, Dict
 
 from .base import ASETeacher, Teacher
-from .lammps import LAMMPSTeacher
+from .lammps import PRESET_ALIASES, PRESETS, LAMMPSTeacher
 from .orb import OrbTeacher, orb_model_names
 from .sevennet import SevenNetTeacher
 
@@ -31,7 +31,7 @@ def _orb(name: str, device: str, **options) -> Teacher:
 
 
 def _lammps(name: str, device: str, **options) -> Teacher:
-    preset = {"lammps:sw": "sw-si", "lammps": None}.get(name, name)
+    preset = None if name == "lammps" else PRESET_ALIASES.get(name, name)
     return LAMMPSTeacher(preset=preset, device=device, **options)
 
 
@@ -41,10 +41,7 @@ TEACHERS: Dict[str, Callable[..., Teacher]] = {
     "default": _sevennet,
     "sevennet-0": _sevennet,
     "7net-0": _sevennet,
-    "sw-si": _lammps,
-    "lammps:sw": _lammps,
-    "sw-gan": _lammps,
-    "tersoff-gan": _lammps,
+    **{name: _lammps for name in (*PRESETS, *PRESET_ALIASES)},
     "lammps": _lammps,
 }
 TEACHERS.update({n: _orb for n in orb_model_names()})

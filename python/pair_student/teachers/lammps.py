@@ -29,6 +29,14 @@ PRESETS = {
     "sw-gan": ("sw", "GaN.sw", ("Ga", "N")),
     "tersoff-gan": ("tersoff", "GaN.tersoff", ("Ga", "N")),
 }
+PRESET_ALIASES = {"lammps:sw": "sw-si"}
+
+
+def preset_of(name: str) -> Optional[str]:
+    """The ``PRESETS`` key a teacher name stands for (aliases resolved), None for other names."""
+    key = name.strip().lower()
+    key = PRESET_ALIASES.get(key, key)
+    return key if key in PRESETS else None
 
 
 def potentials_dir() -> Path:

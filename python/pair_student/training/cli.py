@@ -20,7 +20,11 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from ..registry import DEFAULT_SIZE, SIZES
 from .trainer import TrainConfig, train
+
+# --size values that name no preset: the sizes are --model's (the rest the architecture's defaults)
+NO_PRESET = ("custom", "none")
 
 
 def _positive(text: str) -> float:
@@ -38,7 +42,9 @@ def build_parser(prog: str = "pair-student train") -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("dataset", help="labelled extxyz (info split = train/val/test)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--size", default="tiny", help="preset: original, tiny, ultra-tiny")
+    p.add_argument("--size", default=DEFAULT_SIZE, choices=[*SIZES, *NO_PRESET],
+                   help=f"preset: {', '.join(SIZES)}; {' or '.join(NO_PRESET)}: no preset, the sizes "
+                   "given in --model and the architecture's defaults")
     p.add_argument("--name", default=None, help="file prefix (default: the size)")
     p.add_argument("--architecture", default="local")
     p.add_argument("--model", default="{}", help='JSON of explicit sizes, e.g. \'{"channels": 32, "lmax": 1}\'')
@@ -65,7 +71,7 @@ def build_parser(prog: str = "pair-student train") -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None, prog: str = "pair-student train") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(prog).parse_args(argv)
-    preset = None if args.size in ("none", "custom") else args.size
+    preset = None if args.size in NO_PRESET else args.size
     cfg = TrainConfig(
         dataset=args.dataset, out=args.out, name=args.name or args.size, architecture=args.architecture,
         preset=preset if args.architecture == "local" else None, model_kwargs=json.loads(args.model),

@@ -8,35 +8,29 @@ exactly the algebra of :mod:`pair_student.graph` that the pair style uses.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import ase.io
 import numpy as np
 import torch
 from ase import Atoms
+from ase.stress import voigt_6_to_full_3x3_stress
 
+from ..data.dataset import dataset_file, frame_labels, has_labels
 from ..graph import atoms_to_graph, edge_forces, edge_virials
 
 Graph = Dict[str, object]
 
 
 def read_frames(path, split: Optional[str] = None) -> List[Atoms]:
-    """All frames of an extxyz dataset (``ase.io.read(path, ":")``), optionally one split."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"dataset {str(path)!r} does not exist")
-    frames = ase.io.read(path, ":")
+    """All frames of a dataset in memory, optionally one split. Unlike
+    :func:`pair_student.data.dataset.read_dataset` (which streams, and reads extxyz only) the
+    format is ASE's guess from the name, and an empty or unreadable file raises ASE's error,
+    which :func:`read_labelled` turns into advice."""
+    frames = ase.io.read(dataset_file(path), ":")
     if split is not None:
         frames = [a for a in frames if a.info.get("split") == split]
     return frames
-
-
-def _has_labels(atoms: Atoms) -> bool:
-    results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
-    if "energy" in results and "forces" in results:
-        return True
-    return "energy" in atoms.info and "forces" in atoms.arrays
 
 
 def read_labelled(path) -> List[Atoms]:
@@ -49,7 +43,7 @@ def read_labelled(path) -> List[Atoms]:
                          "`pair-student label FRAMES --out dataset.extxyz`") from exc
     if not frames:
         raise ValueError(f"dataset {str(path)!r} holds no frames; make one with `pair-student label`")
-    unlabelled = [i for i, atoms in enumerate(frames) if not _has_labels(atoms)]
+    unlabelled = [i for i, atoms in enumerate(frames) if not has_labels(atoms)]
     if unlabelled:
         raise ValueError(
             f"{len(unlabelled)} of {len(frames)} frames of {str(path)!r} (the first: frame {unlabelled[0]}) carry no "
@@ -57,31 +51,14 @@ def read_labelled(path) -> List[Atoms]:
     return frames
 
 
-def _labels(atoms: Atoms):
-    """(energy, forces, stress or None) from a frame's calculator or info/arrays."""
-    calc = atoms.calc
-    if calc is not None and "energy" in getattr(calc, "results", {}):
-        energy = float(calc.results["energy"])
-        forces = np.asarray(calc.results["forces"], dtype=np.float64)
-        stress = calc.results.get("stress")
-    else:
-        energy = float(atoms.info["energy"])
-        forces = np.asarray(atoms.arrays["forces"], dtype=np.float64)
-        stress = atoms.info.get("stress")
-    if stress is not None:
-        stress = np.asarray(stress, dtype=np.float64)
-        if stress.shape == (6,):  # Voigt xx yy zz yz xz xy -> 3x3
-            xx, yy, zz, yz, xz, xy = stress
-            stress = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
-        stress = stress.reshape(3, 3)
-    if not atoms.pbc.all():
-        stress = None  # stress of a cluster is not defined
-    return energy, forces, stress
-
-
 def frame_to_graph(atoms: Atoms, cutoff: float, elements: Sequence[str], dtype=torch.float32) -> Graph:
     g = atoms_to_graph(atoms, cutoff, elements, dtype=dtype)
-    energy, forces, stress = _labels(atoms)
+    labels = frame_labels(atoms)
+    if labels is None:
+        raise ValueError("a frame to train on carries no teacher energy and forces")
+    energy, forces, stress = labels["energy"], labels["forces"], labels["stress"]
+    if stress is not None:
+        stress = voigt_6_to_full_3x3_stress(stress)
     g["energy"] = torch.tensor(energy, dtype=torch.float64)
     g["forces"] = torch.as_tensor(forces, dtype=dtype)
     g["has_stress"] = stress is not None

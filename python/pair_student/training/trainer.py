@@ -33,8 +33,10 @@ import numpy as np
 import torch
 from ase.data import atomic_numbers
 
+from ..atomic import atomic_write_text
 from ..distributed import group_rank, init_process_group
 from ..models import build_student
+from ..registry import DEFAULT_SIZE
 from ..scores import MIN_FORCE_FOR_ANGLE, angular_error_deg, r2_score
 from . import checkpoint as ck
 from .data import collate, fit_shifts, force_rms, frames_to_graphs, mean_neighbors, predict, read_labelled
@@ -46,7 +48,7 @@ class TrainConfig:
     out: str
     name: str = "student"  # files are <out>/<name>_checkpoint.pt and <name>_summary.json
     architecture: str = "local"
-    preset: Optional[str] = "tiny"
+    preset: Optional[str] = DEFAULT_SIZE
     model_kwargs: Dict[str, Any] = field(default_factory=dict)
     cutoff: float = 5.0
     epochs: int = 100
@@ -410,8 +412,8 @@ def _finish(run: _Run, graphs, summary: Dict[str, Any], ckpt_path: Path) -> None
     checkpoint = run.checkpoint()
     checkpoint["metadata"]["provenance"] = provenance(cfg, run.teacher, summary)
     ck.save_checkpoint(checkpoint, ckpt_path)
-    (Path(cfg.out) / f"{cfg.name}_summary.json").write_text(
-        json.dumps({**summary, "history": run.state["history"]}, indent=1, default=str))
+    atomic_write_text(Path(cfg.out) / f"{cfg.name}_summary.json",
+                      json.dumps({**summary, "history": run.state["history"]}, indent=1, default=str))
 
 
 def train(cfg: TrainConfig) -> Dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence
 
 from ..contract import read_metadata
 from ..models.shipped import shipped_models
-from ..registry import demo_for_elements
+from ..registry import DEMO_NAMES, demo_for_elements
 from . import DEFAULT_PROTOCOLS, ValidationError, compare, report, validate_system, write_report
 from .runs import PROTOCOLS
 
@@ -70,7 +70,7 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student validate") 
     parser.add_argument("--teacher", default="sevennet",
                         help="teacher registry name (sevennet, sw-si, sw-gan, tersoff-gan, orb names) or student:FILE.pt")
     parser.add_argument("--students", nargs="+", help="student .pt files (default: the shipped demo students)")
-    parser.add_argument("--structure", help="structure file or demo name si|gan|ethanol (default: from the students)")
+    parser.add_argument("--structure", help=f"structure file or demo name {'|'.join(DEMO_NAMES)} (default: from the students)")
     parser.add_argument("--input", nargs="+", default=[], metavar="[KIND=]FILE",
                         help="LAMMPS inputs to run instead of the shipped ones; KIND is minimize|nve|nvt|npt "
                         "(taken from the file name when it is one of them)")

@@ -10,6 +10,7 @@ from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 
+from ..atomic import atomic_write_text
 from .compare import bond_lengths
 from .runs import Run
 
@@ -40,7 +41,7 @@ def run_summary(run: Run) -> Dict[str, object]:
 
 
 def write_json(path: Path, report: Mapping[str, object]) -> None:
-    path.write_text(json.dumps(_clean(dict(report)), indent=1))
+    atomic_write_text(path, json.dumps(_clean(dict(report)), indent=1))
 
 
 def _fmt(value, spec: str = ".3g") -> str:
@@ -114,7 +115,7 @@ def write_markdown(path: Path, report: Mapping[str, object]) -> str:
         out.append("")
     out += ["## Thresholds", "", markdown_table(["check", "value"], [[k, _fmt(v)] for k, v in report["thresholds"].items()]),
             "", "Plots: " + ", ".join(f"`{p}`" for p in report.get("plots", [])), ""]
-    path.write_text("\n".join(out))
+    atomic_write_text(path, "\n".join(out))
     return table
 
 

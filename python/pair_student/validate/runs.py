@@ -24,7 +24,7 @@ from ase.data import atomic_numbers
 from ase.io import write
 
 from ..runtime.runner import read_thermo, run_lammps
-from ..teachers.lammps import PRESETS, potentials_dir
+from ..teachers.lammps import PRESETS, potentials_dir, preset_of
 from .teacher_fix import TeacherFix, classical_lines, python_teacher_lines, run_inprocess, split_at_potential
 
 INPUTS_DIR = Path(__file__).resolve().parent.parent / "inputs"
@@ -33,10 +33,6 @@ PROTOCOLS = ("minimize", "nve", "nvt", "npt")
 THERMO_COLUMNS = ("Step", "Time", "Temp", "PotEng", "KinEng", "TotEng", "Press", "Volume", "Atoms")
 DUMP_COLUMNS = ("id", "type", "x", "y", "z", "fx", "fy", "fz")
 
-# Classical teachers run as their own pair style: registry name -> (pair_style, potential file).
-# The teachers package keeps the same presets (teachers.lammps.PRESETS) but its Teacher objects
-# expose only an ASE calculator, so the LAMMPS lines are rebuilt here from that table.
-CLASSICAL_ALIASES = {"lammps:sw": "sw-si"}
 
 
 @dataclass
@@ -89,8 +85,10 @@ class Run:
 def classical_teacher_lines(name: str, elements: Sequence[str]) -> Optional[List[str]]:
     """LAMMPS lines of a classical registry teacher (``sw-si``, ``sw-gan``, ``tersoff-gan``),
     None for any other name. Types map to ``elements`` in order."""
-    key = CLASSICAL_ALIASES.get(name.lower(), name.lower())
-    if key not in PRESETS:
+    # A classical teacher runs as its own pair style, not through fix external: its Teacher
+    # object exposes only an ASE calculator, so the lines come from the preset it was built from.
+    key = preset_of(name)
+    if key is None:
         return None
     style, fname, known = PRESETS[key]
     unknown = sorted(set(elements) - set(known))
