@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Callable, List, Optional, Tuple, Type
+from typing import Callable, List, Optional
 
 # name -> ("module:function", one-line summary), in pipeline order
 COMMANDS = {
@@ -50,23 +50,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     try:
         return int(command(name)(rest, prog=f"pair-student {name}") or 0)
-    except Exception as exc:
+    except (ValueError, FileNotFoundError, ImportError) as exc:
         # bad input (a file, a name, a missing extra, a checkpoint of another model): one line
         # that names it, not a traceback; PAIR_STUDENT_DEBUG=1 shows where it came from
-        if not isinstance(exc, _user_errors()) or os.environ.get("PAIR_STUDENT_DEBUG"):
+        if os.environ.get("PAIR_STUDENT_DEBUG"):
             raise
         print(f"pair-student {name}: error: {exc}", file=sys.stderr)
         return 2
-
-
-def _user_errors() -> Tuple[Type[BaseException], ...]:
-    """The exceptions that mean bad input rather than a bug."""
-    errors: Tuple[Type[BaseException], ...] = (ValueError, FileNotFoundError, ImportError)
-    # CheckpointMismatchError is a RuntimeError, which otherwise means a bug. Only a loaded
-    # module can have raised it, so a command that never needed torch does not import it here.
-    checkpoint = sys.modules.get("pair_student.models.checkpoint")
-    return errors + ((checkpoint.CheckpointMismatchError,) if checkpoint is not None else ())
-
 
 if __name__ == "__main__":
     sys.exit(main())

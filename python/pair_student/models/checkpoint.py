@@ -26,7 +26,7 @@ from . import build_student
 PREFIXES = ("module.", "model.")
 
 
-class CheckpointMismatchError(RuntimeError):
+class CheckpointMismatchError(ValueError):
     """A state dict does not fit the model: names the missing and unexpected keys."""
 
 
