@@ -10,7 +10,9 @@ default teacher (SevenNet-0) with short minimize, NVE and NVT runs. With argumen
 
 A Python teacher runs inside LAMMPS through ``fix external`` (one MPI rank); a classical
 teacher (``sw-si``, ``sw-gan``, ``tersoff-gan``) as its own pair style. The report folder gets
-``report.json``, ``report.md`` and PNG plots; the exit code is 0 when every student passes,
+``report.json``, ``report.md`` and PNG plots (with ``--properties``, also
+``<system>/properties.*``: lattice constant, bulk modulus, vacancy energy or relaxed molecule
+and frequencies against the teacher, see :mod:`.properties`); the exit code is 0 when every student passes,
 1 when one fails, 2 when the validation itself could not run (missing file, teacher, LAMMPS).
 """
 
@@ -25,7 +27,7 @@ from typing import Dict, List, Optional, Sequence
 from ..contract import read_metadata
 from ..models.shipped import shipped_models
 from ..registry import DEMO_NAMES, demo_for_elements
-from . import DEFAULT_PROTOCOLS, ValidationError, compare, report, validate_system, write_report
+from . import DEFAULT_PROTOCOLS, ValidationError, compare, properties, report, validate_system, write_report
 from .runs import PROTOCOLS
 
 
@@ -88,6 +90,10 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student validate") 
     parser.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
                         help="override one threshold (repeatable); VALUE none switches the check off")
     parser.add_argument("--out", default="validate_report", help="report folder (default ./validate_report)")
+    parser.add_argument("--properties", nargs="?", const="also", choices=("also", "only"),
+                        help="also check lattice constant, bulk modulus and vacancy energy (crystals) or relaxed "
+                        "geometry and frequencies (molecules) against the teacher, written to OUT/<system>/"
+                        "properties.*; '--properties only' skips the LAMMPS runs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
 
@@ -95,21 +101,32 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student validate") 
     try:
         thresholds = compare.load_thresholds(path=args.thresholds, overrides=args.threshold)
         inputs = _parse_inputs(args.input) if args.input else None
-        systems = []
+        systems, props = [], []
         for job in _jobs(args):
-            systems.append(validate_system(
-                teacher=args.teacher, students=job["students"], structure=job["structure"], system=job["system"],
-                out=args.out, protocols=args.protocols, inputs=inputs, steps=args.steps, min_steps=args.min_steps,
-                temp=args.temp, dt=args.dt, seed=args.seed, nprocs=args.nprocs, device=args.device,
-                thresholds=thresholds, progress=not args.no_progress))
+            if args.properties != "only":
+                systems.append(validate_system(
+                    teacher=args.teacher, students=job["students"], structure=job["structure"], system=job["system"],
+                    out=args.out, protocols=args.protocols, inputs=inputs, steps=args.steps, min_steps=args.min_steps,
+                    temp=args.temp, dt=args.dt, seed=args.seed, nprocs=args.nprocs, device=args.device,
+                    thresholds=thresholds, progress=not args.no_progress))
+            if args.properties:
+                props.append(properties.validate_properties(teacher=args.teacher, students=job["students"],
+                                                            structure=job["structure"], out=args.out, device=args.device))
+                print(properties.property_table(props[-1]))
     except (ValidationError, ValueError, FileNotFoundError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
+    props_ok = all(p["passed"] for p in props)
+    if args.properties == "only":
+        print(f"properties {'PASS' if props_ok else 'FAIL'} in {time.perf_counter() - start:.0f} s")
+        return 0 if props_ok else 1
     full = write_report(out=args.out, systems=systems, thresholds=thresholds, wall=time.perf_counter() - start,
                         settings={k: v for k, v in vars(args).items()})
     print(full["table"])
     failures = report.print_failures(full["results"])
     if failures:
         print(failures)
-    print(f"{'PASS' if full['passed'] else 'FAIL'} in {full['wall_s']:.0f} s; report: {Path(args.out) / 'report.md'}")
-    return 0 if full["passed"] else 1
+    passed = full["passed"] and props_ok
+    print(f"{'PASS' if passed else 'FAIL'} in {full['wall_s']:.0f} s; report: {Path(args.out) / 'report.md'}"
+          + ("" if props_ok else " (a property check failed)"))
+    return 0 if passed else 1
