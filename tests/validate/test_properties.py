@@ -125,3 +125,15 @@ def test_cli_properties_only_exit_code(cho_files, tmp_path):
     assert (tmp_path / "ok" / "ethanol" / "properties.png").is_file()
     assert main(common + ["--students", str(cho_files["stiff"]), "--out", str(tmp_path / "bad")]) == 1
     assert main(common + ["--students", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_missing_minimum_fails_with_a_note():
+    # a purely repulsive "crystal": no E-V minimum, so nothing can be compared and nothing passes
+    from ase.calculators.lj import LennardJones
+
+    cell = bulk("Cu", "fcc", a=2.0, cubic=True)
+    calc = LennardJones(sigma=2.5, epsilon=0.01, rc=3.0)
+    report = property_report(calc, {"same": LennardJones(sigma=2.5, epsilon=0.01, rc=3.0)}, cell)
+    lattice = {p["property"]: p for p in report["properties"]}["lattice_ratio"]
+    assert lattice["students"]["same"]["pass"] is False
+    assert any("teacher" in n and "EOS" in n for n in report["notes"])

@@ -210,6 +210,18 @@ def _compute(calc, atoms: Atoms, periodic: bool, vacancy_element: Optional[str])
     return molecule_properties(calc, atoms)
 
 
+def _notes(models: Mapping[str, dict]) -> List[str]:
+    """Why a value is missing or less trustworthy: a property that cannot be computed fails."""
+    notes = []
+    for label, d in models.items():
+        if d.get("eos", {}).get("error"):
+            notes.append(f"{label}: {d['eos']['error']}")
+        relax = d.get("vacancy", d)
+        if not relax.get("converged", True):
+            notes.append(f"{label}: relaxation not converged in {relax['steps']} steps")
+    return notes
+
+
 def _system_atoms(system) -> tuple[str, Atoms]:
     if isinstance(system, Atoms):
         return str(system.info.get("system") or system.get_chemical_formula()), system.copy()
@@ -248,6 +260,7 @@ def property_report(teacher_calc, students: Mapping[str, object], system, *,
     verdicts = {s: all(p["students"][s]["pass"] is not False for p in properties) for s in students}
     return {"system": name, "kind": "crystal" if periodic else "molecule", "natoms": len(atoms),
             "symbols": atoms.get_chemical_symbols(), "properties": properties, "students_passed": verdicts,
+            "notes": _notes({"teacher": teacher, **data}),
             "passed": all(verdicts.values()), "teacher_data": teacher, "student_data": data,
             "settings": {"eos_points": EOS_POINTS, "eos_strain": EOS_STRAIN, "vacancy_fmax": VACANCY_FMAX,
                          "vacancy_steps": VACANCY_STEPS, "molecule_fmax": MOLECULE_FMAX,
@@ -270,7 +283,8 @@ def property_table(report: dict) -> str:
             verdict = {True: "PASS", False: "FAIL", None: "-"}[r["pass"]]
             rows.append(f"| {p['property']} | {_fmt(p['teacher'])} | {s} | {_fmt(r['value'])} | "
                         f"{_fmt(r['difference'])} | {tol} | {verdict} |")
-    return "\n".join(rows)
+    notes = report.get("notes") or []
+    return "\n".join(rows + ([""] + [f"- {n}" for n in notes] if notes else []))
 
 
 def _plot_eos(ax, report: dict) -> None:
