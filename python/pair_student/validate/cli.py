@@ -12,8 +12,10 @@ A Python teacher runs inside LAMMPS through ``fix external`` (one MPI rank); a c
 teacher (``sw-si``, ``sw-gan``, ``tersoff-gan``) as its own pair style. The report folder gets
 ``report.json``, ``report.md`` and PNG plots (with ``--properties``, also
 ``<system>/properties.*``: lattice constant, bulk modulus, vacancy energy or relaxed molecule
-and frequencies against the teacher, see :mod:`.properties`); the exit code is 0 when every student passes,
-1 when one fails, 2 when the validation itself could not run (missing file, teacher, LAMMPS).
+and frequencies against the teacher, see :mod:`.properties`; with ``--stability``,
+``<system>/stability.*``: a long hot student NVT run judged by the teacher, see
+:mod:`.stability`); the exit code is 0 when every student passes, 1 when one fails, 2 when
+the validation itself could not run (missing file, teacher, LAMMPS).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from typing import Dict, List, Optional, Sequence
 from ..contract import read_metadata
 from ..models.shipped import shipped_models
 from ..registry import DEMO_NAMES, demo_for_elements
-from . import DEFAULT_PROTOCOLS, ValidationError, compare, properties, report, validate_system, write_report
+from . import (DEFAULT_PROTOCOLS, ValidationError, compare, properties, report, stability, validate_system,
+               write_report)
 from .runs import PROTOCOLS
 
 
@@ -94,6 +97,16 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student validate") 
                         help="also check lattice constant, bulk modulus and vacancy energy (crystals) or relaxed "
                         "geometry and frequencies (molecules) against the teacher, written to OUT/<system>/"
                         "properties.*; '--properties only' skips the LAMMPS runs")
+    parser.add_argument("--stability", nargs="?", const="also", choices=("also", "only"),
+                        help="also run each student hot and long in NVT and have the teacher judge snapshots of "
+                        "its trajectory (OUT/<system>/stability.*); '--stability only' skips the other checks")
+    parser.add_argument("--stability-temp", type=float,
+                        help="stability temperature in K (default 1.5 x the hottest temperature the student was "
+                        "sampled at, from its provenance; 1800 K for the data stage's defaults)")
+    parser.add_argument("--stability-ps", type=float, default=10.0,
+                        help="stability run length in ps (default 10; 1000 for a ns run)")
+    parser.add_argument("--stability-snapshots", type=int, default=20,
+                        help="snapshots judged by the teacher (default 20)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
 
@@ -101,9 +114,9 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student validate") 
     try:
         thresholds = compare.load_thresholds(path=args.thresholds, overrides=args.threshold)
         inputs = _parse_inputs(args.input) if args.input else None
-        systems, props = [], []
+        systems, props, stab = [], [], []
         for job in _jobs(args):
-            if args.properties != "only":
+            if "only" not in (args.properties, args.stability):
                 systems.append(validate_system(
                     teacher=args.teacher, students=job["students"], structure=job["structure"], system=job["system"],
                     out=args.out, protocols=args.protocols, inputs=inputs, steps=args.steps, min_steps=args.min_steps,
@@ -113,20 +126,30 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student validate") 
                 props.append(properties.validate_properties(teacher=args.teacher, students=job["students"],
                                                             structure=job["structure"], out=args.out, device=args.device))
                 print(properties.property_table(props[-1]))
+            if args.stability:
+                stab.append(stability.validate_stability(
+                    teacher=args.teacher, students=job["students"], structure=job["structure"], out=args.out,
+                    temperature=args.stability_temp, time_ps=args.stability_ps, snapshots=args.stability_snapshots,
+                    seed=args.seed, device=args.device))
+                print(stability.stability_table(stab[-1]["reports"]))
     except (ValidationError, ValueError, FileNotFoundError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     props_ok = all(p["passed"] for p in props)
+    stab_ok = all(s["passed"] for s in stab)
+    if args.stability == "only":
+        print(f"stability {'PASS' if stab_ok and props_ok else 'FAIL'} in {time.perf_counter() - start:.0f} s")
+        return 0 if stab_ok and props_ok else 1
     if args.properties == "only":
-        print(f"properties {'PASS' if props_ok else 'FAIL'} in {time.perf_counter() - start:.0f} s")
-        return 0 if props_ok else 1
+        print(f"properties {'PASS' if props_ok and stab_ok else 'FAIL'} in {time.perf_counter() - start:.0f} s")
+        return 0 if props_ok and stab_ok else 1
     full = write_report(out=args.out, systems=systems, thresholds=thresholds, wall=time.perf_counter() - start,
                         settings={k: v for k, v in vars(args).items()})
     print(full["table"])
     failures = report.print_failures(full["results"])
     if failures:
         print(failures)
-    passed = full["passed"] and props_ok
+    passed = full["passed"] and props_ok and stab_ok
     print(f"{'PASS' if passed else 'FAIL'} in {full['wall_s']:.0f} s; report: {Path(args.out) / 'report.md'}"
-          + ("" if props_ok else " (a property check failed)"))
+          + ("" if props_ok else " (a property check failed)") + ("" if stab_ok else " (a stability check failed)"))
     return 0 if passed else 1
