@@ -87,12 +87,12 @@ def test_cli_stability_only_exit_code(student, tmp_path):
             "--out", str(tmp_path / "rep")]
     assert main(args) == 0
     assert (tmp_path / "rep" / "fcc" / "stability.json").is_file()
-    # diamond collapses under ReferenceStudent: the coordination/distance checks must catch it
-    diamond = tmp_path / "diamond.extxyz"
-    bulk("Si", "diamond", a=5.43, cubic=True).write(diamond)
-    args[args.index(str(cell))] = str(diamond)
-    args[args.index("0.1")] = "0.3"
+    # a teacher with another cutoff disagrees with the student from the first snapshot on
+    other = save_student(ReferenceStudent(["Si"], cutoff=3.0), tmp_path / "other.pt", {"elements": ["Si"], "cutoff": 3.0})
+    args[args.index(f"student:{student}")] = f"student:{other}"
     assert main(args) == 1
+    (failed,) = json.loads((tmp_path / "rep" / "fcc" / "stability.json").read_text())  # one report per student
+    assert not failed["passed"] and failed["failed_at_ps"] == pytest.approx(0.05)
 
 
 def test_structure_checks_crystal():

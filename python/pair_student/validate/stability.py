@@ -48,7 +48,9 @@ TOLERANCES: Dict[str, tuple] = {
     "force_r2": (0.9, "force R2 against the teacher below this"),
     "energy_diff": (0.1, "|dE| per atom (offset-removed at the first snapshot) above this, eV/atom"),
     "min_distance": (0.7, "shortest distance below this x the shortest distance at the start"),
-    "coordination": (0.3, "mean coordination changed by more than this fraction (periodic only)"),
+    # a melt is legitimate at these temperatures (liquid Si has ~6 neighbours in this shell against
+    # 4 in the crystal, +50 %); the collapse into a dense phase no teacher supports reaches ~10
+    "coordination": (0.75, "mean coordination changed by more than this fraction (periodic only)"),
     "bonds": (None, "a starting bond stretched beyond BOND_STRETCH x its length, or a new bond formed (molecules)"),
 }
 COORD_FACTOR = 1.2  # coordination shell: this x the first-neighbour (shortest) distance at the start
