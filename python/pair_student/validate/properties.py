@@ -30,7 +30,6 @@ Every number is compared with the teacher's against :data:`TOLERANCES`.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import warnings
@@ -45,9 +44,9 @@ from ase.optimize import BFGS
 
 from ..calculator import StudentCalculator
 from ..teachers import get_teacher
-from ..atomic import atomic_path, atomic_write_text
 from ..data.structures import demo_structure
 from . import ValidationError, _labels, _structure, _system_name
+from .report import write_outputs
 
 EOS_POINTS = 7
 EOS_STRAIN = 0.06  # +-6 % in volume: wide enough for a stable fit, narrow enough to stay harmonic-ish
@@ -319,25 +318,13 @@ def _plot_frequencies(ax, report: dict) -> None:
 
 def write_property_report(report: dict, out_dir) -> Dict[str, Path]:
     """``properties.json``, ``properties.md`` and ``properties.png`` in ``out_dir`` (atomic writes)."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "properties.json", "md": out / "properties.md", "png": out / "properties.png"}
-    atomic_write_text(paths["json"], json.dumps(report, indent=1))
-    atomic_write_text(paths["md"], property_table(report) + "\n")
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    try:
+    def figure(plt):
+        fig, ax = plt.subplots(figsize=(6, 4.5))
         (_plot_eos if report["kind"] == "crystal" else _plot_frequencies)(ax, report)
-        fig.tight_layout()
-        with atomic_path(paths["png"], suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=90)
-    finally:
-        plt.close(fig)
-    return paths
+        return fig
+
+    return write_outputs(out_dir, "properties", report, property_table(report), figure, dpi=90)
 
 
 def teacher_calculator(teacher, *, device: str = "cpu"):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import Callable, Dict, List, Mapping, Optional
 
 import numpy as np
 
-from ..atomic import atomic_write_text
+from ..atomic import atomic_path, atomic_write_text
 from .compare import bond_lengths
 from .runs import Run
 
@@ -42,6 +42,31 @@ def run_summary(run: Run) -> Dict[str, object]:
 
 def write_json(path: Path, report: Mapping[str, object]) -> None:
     atomic_write_text(path, json.dumps(_clean(dict(report)), indent=1))
+
+
+def write_outputs(out_dir, stem: str, data, markdown: str, make_figure: Callable, *, dpi: int) -> Dict[str, Path]:
+    """``<stem>.json``, ``<stem>.md`` and ``<stem>.png`` in ``out_dir``, each written atomically;
+    ``make_figure(plt)`` draws the figure and returns it."""
+    import matplotlib  # lazy: only runs that write a report need it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {kind: out / f"{stem}.{kind}" for kind in ("json", "md", "png")}
+    atomic_write_text(paths["json"], json.dumps(data, indent=1))
+    atomic_write_text(paths["md"], markdown + "\n")
+    fig = None
+    try:
+        fig = make_figure(plt)
+        fig.tight_layout()
+        with atomic_path(paths["png"], suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=dpi)
+    finally:
+        if fig is not None:
+            plt.close(fig)
+    return paths
 
 
 def _fmt(value, spec: str = ".3g") -> str:

@@ -21,7 +21,6 @@ teacher finds high in energy. The raw difference is reported too.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import shlex
@@ -34,12 +33,12 @@ from ase import Atoms
 from ase.data import covalent_radii
 from ase.neighborlist import neighbor_list
 
-from ..atomic import atomic_path, atomic_write_text
 from ..contract import read_metadata
 from ..runtime.runner import read_thermo, run_lammps
 from ..scores import r2_score
 from . import ValidationError, _check_lammps, _labels, _prepare, _structure, _system_name
 from .properties import teacher_calculator
+from .report import write_outputs
 from .runs import read_dump_frames, write_data
 from .teacher_fix import student_lines
 
@@ -314,27 +313,15 @@ def _plot(report: dict, axes) -> None:
 def write_stability_report(report, out_dir) -> Dict[str, Path]:
     """``stability.json``, ``stability.md`` and ``stability.png`` in ``out_dir`` (atomic writes);
     ``report`` is one :func:`stability_report` or a list of them (one plot row each)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     reports = [report] if isinstance(report, dict) else list(report)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "stability.json", "md": out / "stability.md", "png": out / "stability.png"}
-    atomic_write_text(paths["json"], json.dumps(report, indent=1))
-    atomic_write_text(paths["md"], stability_table(reports) + "\n")
-    fig, axes = plt.subplots(len(reports), 3, figsize=(13, 3.2 * len(reports)), squeeze=False)
-    try:
+
+    def figure(plt):
+        fig, axes = plt.subplots(len(reports), 3, figsize=(13, 3.2 * len(reports)), squeeze=False)
         for r, row in zip(reports, axes):
             _plot(r, row)
-        fig.tight_layout()
-        with atomic_path(paths["png"], suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=80)
-    finally:
-        plt.close(fig)
-    return paths
+        return fig
+
+    return write_outputs(out_dir, "stability", report, stability_table(reports), figure, dpi=80)
 
 
 def validate_stability(*, teacher, students: Sequence, structure, out, temperature: Optional[float] = None,
