@@ -7,6 +7,7 @@ from typing import Dict, List
 
 import numpy as np
 
+from ..atomic import atomic_path
 from .metrics import ANGLE_BINS, COMPONENTS, ERROR_BINS, ErrorStats
 
 
@@ -166,6 +167,7 @@ def plot_student(stats: ErrorStats, summary: Dict, path, *, title: str) -> Path:
     fig.suptitle(title, fontsize=15)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     path = Path(path)
-    fig.savefig(path, dpi=80)
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        fig.savefig(tmp, dpi=80)
     plt.close(fig)
     return path

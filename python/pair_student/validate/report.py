@@ -159,7 +159,8 @@ def plot_system(*, out: Path, system: str, runs: Mapping[str, Mapping[str, Run]]
 
     def save(fig, name: str) -> None:
         fig.tight_layout()
-        fig.savefig(out / name, dpi=90)
+        with atomic_path(out / name, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=90)
         plt.close(fig)
         written.append(name)
 
