@@ -143,12 +143,18 @@ def rdf_difference(r: np.ndarray, g_student: np.ndarray, g_teacher: np.ndarray) 
     return float(np.sum(np.abs(g_student - g_teacher)) * dr / max(np.sum(g_teacher) * dr, 1e-12))
 
 
+def bond_pairs(atoms: Atoms, mult: float):
+    """Bonded pairs ``i < j`` and their lengths: within ``mult`` x the sum of the two covalent
+    radii, periodic images included."""
+    i, j, d = neighbor_list("ijd", atoms, natural_cutoffs(atoms, mult=mult))
+    keep = i < j
+    return i[keep], j[keep], d[keep]
+
+
 def bond_lengths(start: Atoms, frames: Sequence[Atoms]) -> Dict[str, np.ndarray]:
     """Lengths of each element pair's bonds over all frames; bonds are taken from the starting
     structure (covalent radii), so the same pairs are measured in every run."""
-    i, j = neighbor_list("ij", start, natural_cutoffs(start, mult=1.15))
-    keep = i < j
-    i, j = i[keep], j[keep]
+    i, j, _ = bond_pairs(start, 1.15)
     sym = start.get_chemical_symbols()
     names = np.array(["-".join(sorted((sym[a], sym[b]))) for a, b in zip(i, j)])
     lengths = np.array([np.linalg.norm(a.positions[j] - a.positions[i], axis=1) for a in frames])

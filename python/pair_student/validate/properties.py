@@ -39,13 +39,13 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import numpy as np
 from ase import Atoms, units
 from ase.eos import EquationOfState
-from ase.neighborlist import natural_cutoffs, neighbor_list
 from ase.optimize import BFGS
 
 from ..calculator import StudentCalculator
 from ..teachers import get_teacher
 from ..data.structures import demo_structure
 from . import ValidationError, _labels, _structure, _system_name
+from .compare import bond_pairs
 from .report import write_outputs
 
 EOS_POINTS = 7
@@ -160,8 +160,8 @@ def molecule_properties(calc, atoms: Atoms) -> dict:
 
 
 def _bonds(atoms: Atoms) -> List[tuple]:
-    i, j = neighbor_list("ij", atoms, natural_cutoffs(atoms))
-    return sorted((int(a), int(b)) for a, b in zip(i, j) if a < b)
+    i, j, _ = bond_pairs(atoms, 1.0)
+    return sorted((int(a), int(b)) for a, b in zip(i, j))
 
 
 def _bond_lengths(positions, bonds: List[tuple]) -> List[float]:
@@ -327,7 +327,7 @@ def write_property_report(report: dict, out_dir) -> Dict[str, Path]:
     return write_outputs(out_dir, "properties", report, property_table(report), figure, dpi=90)
 
 
-def teacher_calculator(teacher, *, device: str = "cpu"):
+def calculator_for_teacher(teacher, *, device: str = "cpu"):
     """An ASE calculator for a teacher spec: a registry name, ``student:FILE`` or a calculator."""
     if not isinstance(teacher, str):
         return teacher
@@ -351,7 +351,7 @@ def validate_properties(*, teacher, students: Sequence, structure, out, device: 
     atoms.info["system"] = system
     paths = [Path(p) for p in students]
     calcs = {label: StudentCalculator(p, device=device) for p, label in _labels(paths).items()}
-    report = property_report(teacher_calculator(teacher, device=device), calcs, atoms)
+    report = property_report(calculator_for_teacher(teacher, device=device), calcs, atoms)
     report["teacher"] = teacher if isinstance(teacher, str) else type(teacher).__name__
     report["wall_s"] = time.perf_counter() - start
     report["files"] = {k: str(v) for k, v in write_property_report(report, Path(out) / system).items()}
@@ -359,4 +359,4 @@ def validate_properties(*, teacher, students: Sequence, structure, out, device: 
 
 
 __all__ = ["TOLERANCES", "property_report", "write_property_report", "property_table", "equation_of_state",
-           "vacancy_energy", "frequencies", "molecule_properties", "validate_properties", "teacher_calculator"]
+           "vacancy_energy", "frequencies", "molecule_properties", "validate_properties", "calculator_for_teacher"]

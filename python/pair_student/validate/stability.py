@@ -30,14 +30,14 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from ase import Atoms
-from ase.data import covalent_radii
 from ase.neighborlist import neighbor_list
 
 from ..contract import read_metadata
 from ..runtime.runner import read_thermo, run_lammps
 from ..scores import r2_score
 from . import ValidationError, _check_lammps, _labels, _prepare, _structure, _system_name
-from .properties import teacher_calculator
+from .properties import calculator_for_teacher
+from .compare import bond_pairs
 from .report import write_outputs
 from .runs import read_dump_frames, write_data
 from .teacher_fix import student_lines
@@ -97,16 +97,14 @@ def coordination(atoms: Atoms, cutoff: float) -> float:
     return len(i) / max(len(atoms), 1)
 
 
-def bonds(atoms: Atoms) -> Dict[tuple, float]:
+def bond_table(atoms: Atoms) -> Dict[tuple, float]:
     """``{(i, j): length}`` of pairs within BOND_FACTOR x the covalent-radius sum (i < j)."""
-    radii = covalent_radii[atoms.numbers] * BOND_FACTOR
-    i, j, d = neighbor_list("ijd", atoms, list(radii))  # ASE pairs within r_i + r_j
-    return {(int(a), int(b)): float(x) for a, b, x in zip(i, j, d) if a < b}
+    return {(int(a), int(b)): float(x) for a, b, x in zip(*bond_pairs(atoms, BOND_FACTOR))}
 
 
 def bond_changes(start: Dict[tuple, float], atoms: Atoms) -> List[str]:
     """Starting bonds stretched beyond BOND_STRETCH x their length, and bonds that were not there."""
-    now = bonds(atoms)
+    now = bond_table(atoms)
     problems = []
     for (i, j), length in start.items():
         d = now.get((i, j)) or float(atoms.get_distance(i, j, mic=any(atoms.pbc)))
@@ -121,7 +119,7 @@ def structure_reference(atoms: Atoms) -> dict:
     d0 = min_distance(atoms)
     ref = {"min_distance": d0, "coord_cutoff": COORD_FACTOR * d0, "molecule": not any(atoms.pbc)}
     ref["coordination"] = coordination(atoms, ref["coord_cutoff"])
-    ref["bonds"] = bonds(atoms) if ref["molecule"] else {}
+    ref["bonds"] = bond_table(atoms) if ref["molecule"] else {}
     return ref
 
 
@@ -331,7 +329,7 @@ def validate_stability(*, teacher, students: Sequence, structure, out, temperatu
     _check_lammps()
     atoms = _structure(structure)
     system = _system_name(structure, atoms)
-    calc = teacher_calculator(teacher, device=device)
+    calc = calculator_for_teacher(teacher, device=device)
     reports = []
     for path, label in _labels([Path(p) for p in students]).items():
         if not path.is_file():
@@ -346,5 +344,5 @@ def validate_stability(*, teacher, students: Sequence, structure, out, temperatu
 
 
 __all__ = ["TOLERANCES", "stability_report", "stability_table", "write_stability_report", "validate_stability",
-           "structure_reference", "structure_checks", "min_distance", "coordination", "bonds", "bond_changes",
+           "structure_reference", "structure_checks", "min_distance", "coordination", "bond_table", "bond_changes",
            "sampled_temperature", "default_temperature", "run_student_md"]
