@@ -91,6 +91,27 @@ template <typename T> std::string check_sizes(const TabulatedArrays<T> &a)
   return ok ? "" : "the tables and weights in the model file do not match its sizes; re-export it";
 }
 
+// The core repulsion windows: none, or one per ordered pair with 0 <= inner < outer (outer 0: off).
+template <typename T> std::string fill_core(const TabulatedArrays<T> &a, CoreRepulsion &core)
+{
+  core = CoreRepulsion();
+  const size_t pairs = (size_t) a.num_elements * a.num_elements;
+  if (a.core_outer.empty() && a.core_inner.empty() && a.core_z.empty()) return "";
+  bool ok = a.core_z.size() == (size_t) a.num_elements && a.core_inner.size() == pairs &&
+      a.core_outer.size() == pairs;
+  for (size_t p = 0; ok && p < pairs; p++)
+    ok = a.core_outer[p] == 0.0 || (a.core_inner[p] >= 0.0 && a.core_inner[p] < a.core_outer[p]);
+  if (!ok) return "the core repulsion windows in the model file are malformed; re-export it";
+  core.z = a.core_z;
+  core.inner = a.core_inner;
+  core.outer = a.core_outer;
+  for (double o : a.core_outer) {
+    core.outer_sq.push_back(o * o);
+    core.on = core.on || o > 0.0;
+  }
+  return "";
+}
+
 template <typename T> void fill_tables(const TabulatedArrays<T> &a, int padded, Weights<T> &w)
 {
   const int tc = a.channels, lmax = a.lmax;
@@ -179,6 +200,9 @@ template <typename T> std::string NativeKernel::load(const TabulatedArrays<T> &a
         ", the native kernel knows 1 to 3; use 'kernel torch'";
   std::string problem = check_sizes(a);
   if (!problem.empty()) return problem;
+  CoreRepulsion core;
+  problem = fill_core(a, core);
+  if (!problem.empty()) return problem;
   if (gemm == "packed" && !PackedMatrix<double>::available())
     return "gemm packed needs the plugin built for AVX-512 (PAIR_STUDENT_MARCH_NATIVE on an "
            "AVX-512 CPU); use gemm blas or auto";
@@ -199,6 +223,7 @@ template <typename T> std::string NativeKernel::load(const TabulatedArrays<T> &a
   Weights<T> &w = weights<T>();
   fill_tables(a, shape.channels, w);
   fill_readout(a, shape.channels, w);
+  w.core = core;
   shape.packed = gemm == "packed" || (gemm == "auto" && faster_packed(w));
   return "";
 }
@@ -287,6 +312,52 @@ template <typename T> struct Spline {
     }
   }
 };
+
+// S(r) of models/repulsion.py (1 below inner, 0 above outer, the C2 quintic step between) and
+// dS/dr, written in the order of the Python so that float64 agrees to the last bits or nearly.
+static inline void core_switch(double r, double inner, double outer, double &s, double &ds)
+{
+  const double width = std::max(outer - inner, 1e-12);
+  const double t = (r - inner) / width;
+  if (t <= 0.0 || t >= 1.0) {
+    s = t <= 0.0 ? 1.0 : 0.0;
+    ds = 0.0;
+    return;
+  }
+  s = 1.0 - t * t * t * (10.0 - 15.0 * t + 6.0 * t * t);
+  ds = -30.0 * t * t * (1.0 - t) * (1.0 - t) / width;
+}
+
+// ZBL screened nuclear repulsion V(r) (eV) and dV/dr, constants as in models/repulsion.py zbl().
+static inline void zbl(double r, double zi, double zj, double &v, double &dv)
+{
+  static const double c[4] = {0.18175, 0.50986, 0.28022, 0.02817};
+  static const double k[4] = {3.19980, 0.94229, 0.40290, 0.20162};
+  const double a = 0.46850 / (std::pow(zi, 0.23) + std::pow(zj, 0.23)), x = r / a;
+  double phi = 0.0, dphi = 0.0;
+  for (int m = 0; m < 4; m++) {
+    const double e = c[m] * std::exp(-k[m] * x);
+    phi += e;
+    dphi -= k[m] * e / a;
+  }
+  const double q = 14.399645478425668 * zi * zj;
+  v = q / r * phi;
+  dv = q * (dphi / r - phi / (r * r));
+}
+
+// The learned radial weights of an edge inside its pair's window fade as (1 - S) w; with dw,
+// also their slope. Outside every window (and for students without the repulsion) untouched.
+template <typename T>
+static inline void core_fade(const CoreRepulsion &core, int64_t pair, double r, int64_t n, T *w, T *dw)
+{
+  if (!core.on || r >= core.outer[pair]) return;
+  double s, ds;
+  core_switch(r, core.inner[pair], core.outer[pair], s, ds);
+  const T f = (T) (1.0 - s), df = (T) (-ds);
+  if (dw)
+    for (int64_t c = 0; c < n; c++) dw[c] = dw[c] * f + w[c] * df;
+  for (int64_t c = 0; c < n; c++) w[c] *= f;
+}
 
 // e^x for |x| <= 708 (doubles) or 87 (floats), clamped beyond: 2^k e^r with |r| <= ln 2 / 2,
 // e^r by its Taylor series (degree 13 / 7: truncation below 1e-17 / 6e-9 relative) and 2^k
@@ -622,6 +693,7 @@ void moments(const Shape &d, const Weights<T> &wt, const EdgeList &el, const int
     int64_t pair = species[i] * d.num_elements + species[el.neighbor[e]];
     Spline<T> s(wt.values, wt.slopes, width, d.points, inv_spacing, pair, r);
     s.value(width, w.data());
+    core_fade<T>(wt.core, pair, r, width, w.data(), nullptr);
     angular<T>(lmax, (T) (v[0] / r), (T) (v[1] / r), (T) (v[2] / r), Y, nullptr);
     T *__restrict a = &A[(i - start) * K * C];
     for (int k = 0; k < K; k++) {
@@ -764,6 +836,7 @@ void edge_gradients(const Shape &d, const Weights<T> &wt, const EdgeList &el, co
     int64_t pair = species[i] * d.num_elements + species[el.neighbor[e]];
     Spline<T> s(wt.values, wt.slopes, width, d.points, inv_spacing, pair, r);
     s.value_slope(width, ew.w.data(), ew.dw.data());
+    core_fade<T>(wt.core, pair, r, width, ew.w.data(), ew.dw.data());
     const T *__restrict g = &G[(i - start) * K * C];
     if (lmax == 2 && i != s_atom) {
       l2_matrix<T, CT>(C, g + 4 * C, ew.S.data());
@@ -775,6 +848,28 @@ void edge_gradients(const Shape &d, const Weights<T> &wt, const EdgeList &el, co
     if (lmax == 2) terms_l2<T, CT>(C, u, inv_r, ew);
     else terms_by_component<T, CT>(C, lmax, g, inv_r, ew);
     channel_sums<T, CT>(C, ew.acc.data(), u, inv_r, &edge_grad[3 * e]);
+  }
+}
+
+// The pair term of the core repulsion: half of S V of each edge to its centre (the reverse edge
+// carries the other half), and d(S V / 2)/dvec to the edge. Only edges inside a window cost more
+// than a comparison.
+void core_pairs(const CoreRepulsion &core, int num_elements, const EdgeList &el, const int64_t *species,
+                int64_t nlocal, double *energy, double *edge_grad)
+{
+  for (int64_t o = 0; o < el.first[nlocal]; o++) {
+    const int64_t e = el.order[o], i = el.center[e];
+    const int64_t pair = species[i] * num_elements + species[el.neighbor[e]];
+    const double *v = &el.vectors[3 * e];
+    const double r2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+    if (r2 >= core.outer_sq[pair]) continue;
+    const double r = std::sqrt(r2);
+    double s, ds, u, du;
+    core_switch(r, core.inner[pair], core.outer[pair], s, ds);
+    zbl(r, core.z[species[i]], core.z[species[el.neighbor[e]]], u, du);
+    energy[i] += 0.5 * s * u;
+    const double g = 0.5 * (ds * u + s * du) / r;
+    for (int k = 0; k < 3; k++) edge_grad[3 * e + k] += g * v[k];
   }
 }
 
@@ -819,6 +914,7 @@ void NativeKernel::run(const Weights<T> &wt, Scratch<T> &s, const std::vector<in
     atoms<T, CT>(shape, wt, s, species.data() + start, (int) n, s.A.data(), s.G.data(), &energy[start]);
     edge_gradients<T, CT>(shape, wt, el, species.data(), start, n, s.G.data(), ew, edge_grad.data());
   }
+  if (wt.core.on) core_pairs(wt.core, shape.num_elements, el, species.data(), nlocal, energy.data(), edge_grad.data());
 }
 
 std::string NativeKernel::evaluate(const std::vector<int64_t> &species,

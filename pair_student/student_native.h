@@ -36,6 +36,15 @@ template <typename T> struct TabulatedArrays {
   std::vector<T> element_bias;                    // (num_elements, readout[0].out)
   std::vector<T> shift;                           // (num_elements)
   T scale = 1;
+  // core repulsion (pair_student/models/repulsion.py): atomic numbers (num_elements) and the
+  // switching window of each ordered pair (num_elements^2); empty or every outer 0: off
+  std::vector<double> core_z, core_inner, core_outer;
+};
+
+// The core repulsion as the kernel runs it: on only where some pair has a window.
+struct CoreRepulsion {
+  bool on = false;
+  std::vector<double> z, inner, outer, outer_sq;
 };
 
 class NativeKernel {
@@ -63,6 +72,7 @@ class NativeKernel {
     std::vector<std::vector<T>> bias;
     std::vector<T> out_weight, shift;    // (hidden), (num_elements)
     double out_bias = 0.0, scale = 1.0;  // in the run dtype's precision
+    CoreRepulsion core;
   };
   // Buffers kept across steps: allocating them per call cost 17-25% of a step (page faults, zeroing).
   template <typename T> struct Scratch {

@@ -85,6 +85,13 @@ std::string read_arrays(const torch::jit::Module &m, torch::Dtype dtype, Tabulat
     else ok = linear<T>(layers[l], dtype, a.readout[l]) && ok;
   }
   ok = linear<T>(m.attr("readout_out").toModule(), dtype, a.readout_out) && ok;
+  // files exported before the core repulsion existed have no windows: it is off for them
+  if (m.hasattr("core_outer")) {
+    auto doubles = [&](const char *name) { return values<double>(m.attr(name).toTensor(), torch::kFloat64); };
+    a.core_z = doubles("core_z");
+    a.core_inner = doubles("core_inner");
+    a.core_outer = doubles("core_outer");
+  }
   return ok ? "" : "the tables and weights in the model file do not match its sizes; re-export it";
 }
 

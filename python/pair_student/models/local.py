@@ -31,8 +31,10 @@ import math
 from typing import Any, Dict, Optional, Sequence
 
 import torch
+from ase.data import atomic_numbers
 
 from .base import StudentModel, polynomial_cutoff
+from .repulsion import switch, zbl
 
 SQRT2 = math.sqrt(2.0)
 SQRT6 = math.sqrt(6.0)
@@ -69,6 +71,8 @@ class LocalStudent(StudentModel):
         lmax: Optional[int] = None,
         envelope_p: int = 6,
         num_layers: int = 1,
+        core_inner: Optional[Sequence[float]] = None,
+        core_outer: Optional[Sequence[float]] = None,
     ):
         super().__init__()
         # a preset (default "tiny") gives the sizes; any size given explicitly wins over it
@@ -125,15 +129,50 @@ class LocalStudent(StudentModel):
         self.register_buffer("shift", torch.zeros(n))
         self.register_buffer("scale", torch.ones(()))
         self.register_buffer("avg_num_neighbors", torch.ones(()))
+        # core repulsion (models/repulsion.py): the windows live in config(), so checkpoints and
+        # files of students without them load unchanged, with the repulsion off (outer = 0);
+        # made in float64 so that a float64 student holds its config's windows exactly
+        f64 = torch.float64
+        self.register_buffer("core_z", torch.tensor([float(atomic_numbers[e]) for e in self.elements], dtype=f64),
+                             persistent=False)
+        self.register_buffer("core_inner", torch.zeros(n * n, dtype=f64), persistent=False)
+        self.register_buffer("core_outer", torch.zeros(n * n, dtype=f64), persistent=False)
+        if core_outer is not None:
+            self.set_core_repulsion(torch.as_tensor(core_inner, dtype=torch.float64),
+                                    torch.as_tensor(core_outer, dtype=torch.float64))
 
     def config(self) -> Dict[str, Any]:
         """Constructor kwargs that rebuild this model (what checkpoints store)."""
-        return {
+        config = {
             "architecture": "local", "elements": list(self.elements), "cutoff": self.cutoff,
             "channels": self.channels, "num_basis": int(self.frequencies.shape[0]),
             "radial_hidden": self.radial_in.out_features, "hidden": self.readout_in.out_features,
             "readout_layers": len(self.readout_hidden) + 1, "lmax": self.lmax, "envelope_p": self.envelope_p,
         }
+        return {**config, **self.core_config()}
+
+    def core_config(self) -> Dict[str, Any]:
+        """The core repulsion windows as constructor kwargs; empty while the repulsion is off."""
+        if not self.has_core_repulsion():
+            return {}
+        return {"core_inner": self.core_inner.tolist(), "core_outer": self.core_outer.tolist()}
+
+    def set_core_repulsion(self, inner: torch.Tensor, outer: torch.Tensor) -> None:
+        """Switch the core repulsion on with per-ordered-pair windows ``(num_elements ** 2,)``
+        (:func:`.repulsion.core_windows`); both directions of a pair must agree, since the
+        pair energy is split half and half between the two atoms of an edge."""
+        n = self.num_elements
+        inner = torch.as_tensor(inner, dtype=torch.float64).reshape(n, n)
+        outer = torch.as_tensor(outer, dtype=torch.float64).reshape(n, n)
+        if inner.shape != (n, n) or not torch.equal(inner, inner.T) or not torch.equal(outer, outer.T):
+            raise ValueError("core repulsion windows must be symmetric in the element pair")
+        if bool(((outer > 0) & ~((inner >= 0) & (inner < outer))).any()):
+            raise ValueError("every core repulsion window needs 0 <= inner < outer")
+        self.core_inner.copy_(inner.reshape(-1))
+        self.core_outer.copy_(outer.reshape(-1))
+
+    def has_core_repulsion(self) -> bool:
+        return bool((self.core_outer > 0).any())
 
     def angular(self, u: torch.Tensor) -> torch.Tensor:
         """``(num_edges, num_components)``: the l = 0..lmax components of each edge direction,
@@ -179,14 +218,20 @@ class LocalStudent(StudentModel):
         # ghost-centred edges (never sent for num_layers == 1, but allowed) go to a dropped row
         row = torch.where(center < num_local, center, torch.full_like(center, num_local))
         r = torch.linalg.norm(edge_vectors, dim=1)
-        weights = self.radial(r, species[center] * self.num_elements + species[neighbor])
+        pair = species[center] * self.num_elements + species[neighbor]
+        core = switch(r, self.core_inner[pair].to(r.dtype), self.core_outer[pair].to(r.dtype))
+        weights = self.radial(r, pair) * (1.0 - core).view(-1, 1, 1)
         y = self.angular(edge_vectors / r.unsqueeze(1))
         moments = torch.zeros((num_local + 1, y.shape[1], self.channels), dtype=r.dtype, device=r.device)
         # each l has 1, 3, 5 or 10 angular components, all weighted by the radial weights of l
         sizes = [1, 3, 5, 10]
         per_component = torch.cat([weights[:, l:l + 1].expand(-1, sizes[l], -1) for l in range(self.num_l)], dim=1)
         moments = moments.index_add(0, row, y.unsqueeze(2) * per_component)
-        return self.energy_from_moments(species[:num_local], moments[:num_local])
+        # half of each pair's repulsion to each of its atoms (the edge j -> i carries the other half)
+        z = self.core_z.to(r.dtype)
+        repulsion = 0.5 * core * zbl(r, z[species[center]], z[species[neighbor]])
+        pair_energy = torch.zeros(num_local + 1, dtype=r.dtype, device=r.device).index_add(0, row, repulsion)
+        return self.energy_from_moments(species[:num_local], moments[:num_local]) + pair_energy[:num_local]
 
     @torch.jit.export
     def energy_from_moments(self, species: torch.Tensor, moments: torch.Tensor) -> torch.Tensor:

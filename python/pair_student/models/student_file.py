@@ -66,15 +66,24 @@ def _local_sizes(scripted: torch.jit.ScriptModule, state: State) -> Dict[str, in
     }
 
 
+def _core(scripted: torch.jit.ScriptModule) -> Dict[str, Any]:
+    """The core repulsion windows of a file (non-persistent buffers, so not in its state dict)."""
+    if not hasattr(scripted, "core_outer") or not bool((scripted.core_outer > 0).any()):
+        return {}
+    return {"core_inner": scripted.core_inner.double().tolist(), "core_outer": scripted.core_outer.double().tolist()}
+
+
 def _local(scripted: torch.jit.ScriptModule, state: State, meta: Metadata) -> torch.nn.Module:
     radial_hidden = int(state["radial_in.weight"].shape[0])
-    return LocalStudent(meta["elements"], meta["cutoff"], radial_hidden=radial_hidden, **_local_sizes(scripted, state))
+    return LocalStudent(meta["elements"], meta["cutoff"], radial_hidden=radial_hidden, **_local_sizes(scripted, state),
+                        **_core(scripted))
 
 
 def _tabulated(scripted: torch.jit.ScriptModule, state: State, meta: Metadata) -> torch.nn.Module:
     # The file holds the tables, not the radial network they were sampled from: the
     # constructor samples a 1-wide placeholder network, whose tables the file's then replace.
-    placeholder = LocalStudent(meta["elements"], meta["cutoff"], radial_hidden=1, **_local_sizes(scripted, state))
+    placeholder = LocalStudent(meta["elements"], meta["cutoff"], radial_hidden=1, **_local_sizes(scripted, state),
+                               **_core(scripted))
     return TabulatedStudent(placeholder.double(), int(scripted.table_points))
 
 

@@ -44,7 +44,9 @@ class TabulatedStudent(LocalStudent):
         if points < 8:
             raise ValueError(f"points must be >= 8 for a useful table, got {points}")
         config = student.config()
-        self._config = dict(config, tabulated_points=int(points))
+        # the core windows may change after tabulation (set_core_repulsion): config() adds them live
+        self._config = {k: v for k, v in config.items() if k not in ("core_inner", "core_outer")}
+        self._config["tabulated_points"] = int(points)
         config.pop("architecture")
         super().__init__(**config)
         self.load_state_dict(student.state_dict())
@@ -59,7 +61,7 @@ class TabulatedStudent(LocalStudent):
         self.table_spacing = self.cutoff / points
 
     def config(self) -> Dict[str, object]:
-        return dict(self._config)
+        return {**self._config, **self.core_config()}
 
     def radial(self, r: torch.Tensor, pair: torch.Tensor) -> torch.Tensor:
         x = r / self.table_spacing
