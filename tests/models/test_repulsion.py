@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
+from ase.neighborlist import neighbor_list
 
 from pair_student.contract import load_student, save_student
 from pair_student.graph import atoms_to_graph, edge_forces
 from pair_student.models import build_student
-from pair_student.models.repulsion import core_windows, shortest_distances, switch, zbl
+from pair_student.models.repulsion import core_windows, dimer_slopes, fit_windows, shortest_distances, switch, zbl
 from pair_student.models.student_file import model_from_student_file
 from pair_student.models.tabulated import tabulate
 from pair_student.runtime.runner import read_dump, run_lammps
@@ -36,7 +37,8 @@ run 0
 
 
 def with_windows(model, atoms, inner_fraction=0.6):
-    inner, outer = core_windows(ELEMENTS, shortest_distances([atoms], ELEMENTS, CUTOFF), inner_fraction)
+    graph = atoms_to_graph(atoms, CUTOFF, ELEMENTS)
+    inner, outer = core_windows(ELEMENTS, shortest_distances([graph], ELEMENTS), inner_fraction)
     model.set_core_repulsion(inner, outer)
     return model
 
@@ -116,6 +118,16 @@ def test_windows_survive_checkpoint_tabulation_script_and_rebuild(tmp_path):
     assert again(*args)[0].sum().item() == pytest.approx(scripted(*args)[0].sum().item(), rel=1e-12)
 
 
+def test_shortest_distances_per_pair():
+    atoms = distorted_cell()
+    found = shortest_distances([atoms_to_graph(atoms, CUTOFF, ELEMENTS)], ELEMENTS)
+    i, j, d = neighbor_list("ijd", atoms, CUTOFF)  # periodic images of an atom itself count too
+    symbols = np.array(atoms.get_chemical_symbols())
+    for (a, b), value in found.items():
+        assert value == pytest.approx(d[(symbols[i] == a) & (symbols[j] == b)].min(), rel=1e-12)
+    assert set(found) == {("Al", "Al"), ("Al", "Cu"), ("Cu", "Cu")}
+
+
 def test_windows_need_symmetry_order_and_positive_distances():
     m = local_model()
     with pytest.raises(ValueError, match="symmetric"):
@@ -126,3 +138,20 @@ def test_windows_need_symmetry_order_and_positive_distances():
         core_windows(ELEMENTS, {("Al", "Cu"): 0.0})
     inner, outer = core_windows(ELEMENTS, {("Cu", "Al"): 2.0})  # Al-Al and Cu-Cu unseen: covalent radii
     assert outer.tolist()[1] == outer.tolist()[2] == 2.0 and 1.5 < outer[0] < 2.5 and np.allclose(inner, 0.6 * outer)
+
+
+def test_fit_windows_leaves_every_dimer_repulsive_and_never_raises_a_window():
+    m = local_model(seed=2)
+    start = torch.full((4,), 3.2, dtype=torch.float64)
+    m.set_core_repulsion(0.6 * start, start)
+    r = torch.linspace(0.2, 3.2, 200, dtype=torch.float64)
+    attracting = [(i, j) for i in range(2) for j in range(2) if dimer_slopes(m, i, j, r).max() >= 0]
+    assert attracting, "the fixture should need a window moved"
+    report = fit_windows(m)
+    assert set(report) == {"Al-Al", "Al-Cu", "Cu-Cu"}
+    for i in range(2):
+        for j in range(2):
+            outer = m.core_outer.view(2, 2)[i, j].item()
+            assert outer <= 3.2 and m.core_inner.view(2, 2)[i, j].item() == pytest.approx(0.6 * outer)
+            assert dimer_slopes(m, i, j, torch.linspace(0.2, outer, 500, dtype=torch.float64)).max() < 0
+    assert any(v["outer"] < 3.2 for v in report.values())

@@ -17,6 +17,7 @@ from pair_student.contract import evaluate, load_student, read_metadata
 from pair_student.graph import atoms_to_graph
 from pair_student.models import build_student
 from pair_student.export import export
+from pair_student.models.repulsion import core_windows, shortest_distances
 from pair_student.models.checkpoint import CheckpointMismatchError, load_checkpoint_model, load_state, read_checkpoint
 from pair_student.training import TrainConfig, train
 from pair_student.training.data import collate, frames_to_graphs, read_frames
@@ -214,3 +215,23 @@ def test_train_resumed_with_another_size_is_refused_in_one_line(dataset, tmp_pat
     assert err.startswith("pair-student train: error: ") and "does not fit" in err and "size" in err
     assert "\n" not in err and "Traceback" not in err
     assert (tmp_path / "t_checkpoint.pt").read_bytes() == checkpoint  # the refused run wrote nothing over it
+
+
+def test_core_repulsion_windows_come_from_the_training_split_and_reach_the_file(dataset, tmp_path):
+    summary = train(_cfg(dataset, tmp_path, epochs=1, name="tiny"))
+    frames = read_frames(dataset)
+    graphs = {s: frames_to_graphs(read_frames(dataset, split=s), 4.0, ["Al", "Cu"]) for s in ("train", "val", "test")}
+    by_split = {s: shortest_distances(g, ["Al", "Cu"]) for s, g in graphs.items() if g}
+    _, expected = core_windows(["Al", "Cu"], by_split["train"])
+    path = export(summary["checkpoint"], out=tmp_path / "tiny_model_traced.pt")
+    scripted, meta = load_student(path)
+    report = meta["provenance"]["core_repulsion"]
+    shortest = torch.tensor([report[p]["shortest"] for p in ("Al-Al", "Al-Cu", "Al-Cu", "Cu-Cu")], dtype=torch.float64)
+    # the float32 training model holds the windows to float32 precision; export may only lower them
+    torch.testing.assert_close(shortest, expected, rtol=1e-7, atol=0)
+    assert torch.all(scripted.core_outer.double() <= shortest) and len(frames) > len(graphs["train"])
+    # a held-out frame closer than every training frame must not move the windows
+    assert any(by_split[s] != by_split["train"] for s in by_split if s != "train")
+    plain = train(_cfg(dataset, tmp_path / "off", epochs=1, name="tiny", core_repulsion=False))
+    model, _ = load_checkpoint_model(plain["checkpoint"])
+    assert not model.has_core_repulsion()

@@ -69,11 +69,15 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student export") ->
                         help="intervals of the radial tables of a local student (default 256; 0: keep "
                              "the radial network, which pair_style student then runs through libtorch; "
                              "a tabulated student keeps its tables)")
+    parser.add_argument("--core-from", default=None, metavar="DATASET",
+                        help="labelled dataset whose training split sets the core repulsion windows of a "
+                             "student that has none (a student trained with them keeps its own)")
     args = parser.parse_args(argv)
     frames = read(args.frames, index=":8") if args.frames else None
     try:
         path = export(args.checkpoint, format=args.format, dtype=args.dtype, quantize=args.quantize,
-                      out=args.out, frames=frames, table_points=args.table_points)
+                      out=args.out, frames=frames, table_points=args.table_points,
+                      core_from=args.core_from)
     except ExportVerificationError as exc:
         print(f"{prog}: verification failed, nothing written: {exc}", file=sys.stderr)
         return 1

@@ -23,6 +23,7 @@ from . import torchscript as torchscript_writer
 from .frames import sample_frames, verification_graphs
 from .load import load_source, model_metadata
 from .quantize import MODES, quantize_model
+from .repulsion import with_core_repulsion
 from .tabulate import tabulated
 from .verify import TOLERANCE, verify_file
 
@@ -41,6 +42,7 @@ def export(
     name: Optional[str] = None,
     metadata: Optional[Dict[str, Any]] = None,
     table_points: Optional[int] = None,
+    core_from: str | os.PathLike | None = None,
 ) -> Path:
     """Export and verify a student; returns the path written.
 
@@ -61,6 +63,10 @@ def export(
             (:mod:`pair_student.models.tabulated`), which lets ``pair_style student`` run its
             native CPU kernel; ``None``: 256 (a tabulated student keeps its tables), ``0``:
             keep the network.
+        core_from: a labelled dataset (the student's own) whose training split sets the core
+            repulsion windows of a local student that has none; a student trained with them
+            keeps its own. Either way each window is lowered until its dimer repels
+            (:func:`~.repulsion.with_core_repulsion`).
     Raises:
         ExportVerificationError: the written file does not reproduce the model (no file is
             left behind).
@@ -69,7 +75,8 @@ def export(
     model, meta, name = _source(checkpoint_or_module, name, metadata)
     graphs = verification_graphs(frames or sample_frames(meta["elements"]), meta["elements"], meta["cutoff"],
                                  getattr(torch, dtype))
-    model = tabulated(model, table_points, graphs, meta).to(getattr(torch, dtype)).eval()
+    model = tabulated(model, table_points, graphs, meta)
+    model = with_core_repulsion(model, meta, core_from).to(getattr(torch, dtype)).eval()
     if quantize:
         model = quantize_model(model, quantize).eval()
         name = f"{name}_{quantize}"

@@ -27,7 +27,8 @@ from typing import Dict, Mapping, Sequence, Tuple
 
 import torch
 from ase.data import atomic_numbers, covalent_radii
-from ase.neighborlist import neighbor_list
+
+from ..contract import EDGE_INDEX, EDGE_VECTORS, SPECIES
 
 INNER_FRACTION = 0.6
 """``inner = INNER_FRACTION * outer``: the learned part hands over to ZBL across the last 40 %
@@ -77,16 +78,65 @@ def switch(r: torch.Tensor, inner: torch.Tensor, outer: torch.Tensor) -> torch.T
     return 1.0 - t * t * t * (10.0 - 15.0 * t + 6.0 * t * t)
 
 
-def shortest_distances(frames, elements: Sequence[str], cutoff: float) -> Dict[Tuple[str, str], float]:
-    """Shortest distance per unordered element pair (keys sorted by ``elements`` order) over ``frames``
-    (ASE atoms), counting pairs within ``cutoff`` only."""
-    order = {e: k for k, e in enumerate(elements)}
-    best: Dict[Tuple[str, str], float] = {}
-    for atoms in frames:
-        i, j, d = neighbor_list("ijd", atoms, cutoff)
-        symbols = atoms.get_chemical_symbols()
-        for a, b, dist in zip(i, j, d):
-            key = tuple(sorted((symbols[a], symbols[b]), key=order.__getitem__))
-            if dist < best.get(key, float("inf")):
-                best[key] = float(dist)
-    return best
+def shortest_distances(graphs, elements: Sequence[str]) -> Dict[Tuple[str, str], float]:
+    """Shortest edge length per unordered element pair (keys in ``elements`` order) over
+    ``graphs`` (:func:`pair_student.graph.atoms_to_graph` dicts: only pairs within the cutoff)."""
+    n = len(elements)
+    best = torch.full((n * n,), float("inf"), dtype=torch.float64)
+    for g in graphs:
+        species, edges = g[SPECIES], g[EDGE_INDEX]
+        if edges.shape[1] == 0:
+            continue
+        pair = species[edges[0]] * n + species[edges[1]]
+        r = torch.linalg.norm(g[EDGE_VECTORS].double(), dim=1)
+        best = torch.minimum(best, torch.full_like(best, float("inf")).scatter_reduce(0, pair, r, "amin"))
+    return {(elements[i], elements[j]): best[i * n + j].item()
+            for i in range(n) for j in range(i, n) if torch.isfinite(best[i * n + j])}
+
+
+def dimer_slopes(model: torch.nn.Module, zi: int, zj: int, r: torch.Tensor) -> torch.Tensor:
+    """dE/dr of isolated dimers of species indices ``zi``, ``zj`` at the distances ``r``, all in
+    one graph of ``len(r)`` disjoint dimers (negative: the two atoms are pushed apart)."""
+    k = r.shape[0]
+    first = torch.arange(0, 2 * k, 2)
+    species = torch.stack([torch.full((k,), zi), torch.full((k,), zj)], 1).reshape(-1)
+    edge_index = torch.cat([torch.stack([first, first + 1]), torch.stack([first + 1, first])], 1)
+    along = torch.zeros(k, 3, dtype=r.dtype)
+    along[:, 0] = r
+    _, grad = model(species, edge_index, torch.cat([along, -along]), 2 * k)
+    return (grad[:k, 0] - grad[k:, 0]).detach()
+
+
+def fit_windows(model: torch.nn.Module, *, lowest: float = 0.2, points: int = 240, step: float = 0.02,
+                shortest_outer: float = 0.4) -> Dict[str, Dict[str, float]]:
+    """Make every isolated dimer repulsive from ``lowest`` up to its window's outer edge.
+
+    Each pair's window starts at the shortest training distance. Where the learned isolated
+    dimer still attracts just below it (a like pair whose shortest distance in the data lies
+    above its dimer bond, as N-N in GaN), the window moves down in steps of ``step`` x its start
+    (keeping ``inner / outer``) until the dimer repels at every one of ``points`` distances
+    down to ``lowest``; a window never moves up, so the data stay outside it. Returns, per pair
+    ``"A-B"``, the shortest distance, the window chosen and the most attractive slope left
+    (eV/A, negative when the dimer repels everywhere). Raises ValueError when no window of at
+    least ``shortest_outer`` x the start works."""
+    n, elements = model.num_elements, model.elements
+    inner, outer = model.core_inner.clone().view(n, n), model.core_outer.clone().view(n, n)
+    report: Dict[str, Dict[str, float]] = {}
+    for i in range(n):
+        for j in range(i, n):
+            start, fraction = outer[i, j].item(), inner[i, j].item() / outer[i, j].item()
+            for k in range(int((1.0 - shortest_outer) / step) + 1):
+                o = start * (1.0 - step * k)
+                inner[i, j] = inner[j, i] = fraction * o
+                outer[i, j] = outer[j, i] = o
+                model.set_core_repulsion(inner.reshape(-1), outer.reshape(-1))
+                r = torch.linspace(lowest, o, points, dtype=torch.float64)
+                worst = dimer_slopes(model, i, j, r).max().item()
+                if worst < 0.0:
+                    break
+            else:
+                raise ValueError(f"the {elements[i]}-{elements[j]} dimer still attracts with its core window at "
+                                 f"{o:.3f} A; the student's learned short-range part is unusable")
+            report[f"{elements[i]}-{elements[j]}"] = {"shortest": start, "inner": fraction * o, "outer": o,
+                                                      "max_slope": worst}
+    return report

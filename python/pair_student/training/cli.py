@@ -58,6 +58,8 @@ def build_parser(prog: str = "pair-student train") -> argparse.ArgumentParser:
     p.add_argument("--stress-weight", type=float, default=10.0)
     p.add_argument("--ema", type=float, default=0.99, help="EMA decay per step, 0 = off")
     p.add_argument("--grad-clip", type=_positive, default=None, help="clip each step's gradient norm to this (default: off)")
+    p.add_argument("--no-core-repulsion", action="store_true",
+                   help="train without the ZBL core repulsion below the shortest training distances")
     p.add_argument("--patience", type=int, default=40)
     p.add_argument("--max-time", type=float, default=None, help="seconds of training before stopping")
     p.add_argument("--seed", type=int, default=0)
@@ -77,7 +79,7 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student train") -> 
         preset=preset if args.architecture == "local" else None, model_kwargs=json.loads(args.model),
         cutoff=args.cutoff, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, scheduler=args.scheduler,
         energy_weight=args.energy_weight, force_weight=args.force_weight, stress_weight=args.stress_weight,
-        ema_decay=args.ema, grad_clip=args.grad_clip, patience=args.patience, max_time=args.max_time, seed=args.seed, device=args.device,
+        ema_decay=args.ema, grad_clip=args.grad_clip, core_repulsion=not args.no_core_repulsion, patience=args.patience, max_time=args.max_time, seed=args.seed, device=args.device,
         resume=not args.no_resume, progress=not args.no_progress, teacher=args.teacher,
         command=" ".join([prog] + [shlex.quote(a) for a in argv]),
     )

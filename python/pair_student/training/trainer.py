@@ -36,6 +36,7 @@ from ase.data import atomic_numbers
 from ..atomic import atomic_write_text
 from ..distributed import group_rank, init_process_group
 from ..models import build_student
+from ..models.repulsion import core_windows, shortest_distances
 from ..registry import DEFAULT_SIZE
 from ..scores import MIN_FORCE_FOR_ANGLE, angular_error_deg, r2_score
 from . import checkpoint as ck
@@ -68,6 +69,7 @@ class TrainConfig:
     # up to 113 eV/A, and an unclipped ethanol original saw gradient norms up to 88 against a median
     # of 3.3. Unclipped at lr 3e-3 it diverged; clipped at 10, at lr 1e-3, it trained (demo/README.md)
     grad_clip: Optional[float] = None
+    core_repulsion: bool = True  # ZBL below each pair's shortest training distance (models/repulsion.py)
     patience: int = 40  # epochs without validation improvement before stopping
     seed: int = 0
     max_time: Optional[float] = None  # seconds; stop (with a checkpoint) when exceeded
@@ -207,6 +209,9 @@ def _build_model(cfg: TrainConfig, elements: List[str], train_graphs, device) ->
         model.shift.copy_(fit_shifts(train_graphs, len(elements)).to(model.shift.dtype))
         model.scale.fill_(force_rms(train_graphs))
         model.avg_num_neighbors.fill_(mean_neighbors(train_graphs))
+    if cfg.core_repulsion and hasattr(model, "set_core_repulsion"):
+        # the training frames only: where validation and test frames reach must not shape the model
+        model.set_core_repulsion(*core_windows(elements, shortest_distances(train_graphs, elements)))
     return model.float().to(device), model_config
 
 
