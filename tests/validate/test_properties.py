@@ -16,7 +16,8 @@ from pair_student import StudentCalculator
 from pair_student.contract import save_student
 from pair_student.models import ReferenceStudent
 from pair_student.validate.cli import main
-from pair_student.validate.properties import TOLERANCES, _kabsch_rmsd, property_report, write_property_report
+from pair_student.validate.molecule import kabsch_rmsd as _kabsch_rmsd
+from pair_student.validate.properties import TOLERANCES, property_report, write_property_report
 
 
 class Strained(Calculator):

@@ -2,28 +2,29 @@
 inputs: a student whose test-split errors look fine can still have the wrong lattice constant,
 stiffness, defect energy or vibrational spectrum, and that is what shows in production MD.
 
-Crystals (``pbc`` all true):
+``--properties`` (the fast subset):
 
-* E-V curve: ``EOS_POINTS`` isotropic scalings of the input cell spanning +-``EOS_STRAIN`` in
-  volume, atoms at their scaled (unrelaxed) positions, fitted with Birch-Murnaghan. Gives the
-  equilibrium lattice constant as a ratio to the input cell's (``lattice_ratio``) and the bulk
-  modulus in GPa.
-* Vacancy formation energy: one atom (the first one of ``vacancy_element``, by default the
-  element of atom 0, i.e. Ga in the GaN demo) removed from the input cell, positions relaxed at
-  fixed cell (BFGS to ``VACANCY_FMAX``, at most ``VACANCY_STEPS`` steps);
-  ``E_f = E_vac - (N-1)/N * E_bulk``, both at the input cell. For a compound this is the energy
-  relative to the bulk per atom, not a chemical-potential-referenced value; it still compares
-  teacher and student like for like.
+* Crystals (``pbc`` all true): E-V curve (``EOS_POINTS`` isotropic scalings over
+  +-``EOS_STRAIN`` in volume, Birch-Murnaghan: lattice constant as a ratio to the input cell's,
+  bulk modulus) and the relaxed vacancy formation energy at the input cell (the first atom of
+  ``vacancy_element``, by default the element of atom 0, e.g. Ga in GaN;
+  ``E_f = E_vac - (N-1)/N * E_bulk``: relative to the bulk per atom, not a chemical-potential
+  referenced value, still like for like between teacher and student).
+* Molecules (``pbc`` all false): the teacher relaxes the input, each student relaxes from the
+  teacher's minimum; RMSD after optimal rotation and bond by bond; harmonic frequencies above
+  ``FREQ_MIN_CM`` compared sorted, as a mean absolute relative error.
 
-Molecules (``pbc`` all false):
+``--full`` adds (see :mod:`.crystal`, :mod:`.elastic`, :mod:`.phonons`, :mod:`.molecule`):
 
-* Relaxed geometry: the teacher relaxes the input (BFGS to ``MOLECULE_FMAX``), each student
-  relaxes from the teacher's minimum; the student's structure is compared with the teacher's
-  after optimal rotation (Kabsch) as an RMSD, and bond by bond (bonds found on the teacher's
-  structure with ASE's natural cutoffs).
-* Vibrational frequencies: a central finite-difference Hessian of each model at its own minimum;
-  the modes above ``FREQ_MIN_CM`` of the teacher are compared, sorted, with the student's as many
-  highest ones, as a mean absolute relative error.
+* Crystals: the relaxed-ion elastic constants (the entries the point group leaves independent
+  and nonzero, e.g. C11, C12, C44 for cubic Si), the relaxed interstitial formation energy
+  (an atom of the vacancy element in the largest void, same reference as the vacancy; for a
+  compound both shift by half the difference of a student's per-element reference energies
+  from the teacher's, which distillation fits, so one element is checked, Ga in GaN), the
+  relaxed (100) surface energy of the cell and the phonon band structure (phonopy), compared as
+  a frequency RMSE along the standard path.
+* Molecules: relaxed torsion scans of every rotatable bond (ethanol: H-C-C-O, C-C-O-H),
+  compared as the RMSE of the profiles, each relative to its own minimum.
 
 Every number is compared with the teacher's against :data:`TOLERANCES`.
 """
@@ -32,32 +33,24 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
-from ase import Atoms, units
-from ase.eos import EquationOfState
-from ase.optimize import BFGS
+from ase import Atoms
 
 from ..calculator import StudentCalculator
 from ..teachers import get_teacher
 from ..data.structures import demo_structure
-from . import ValidationError, _labels, _structure, _system_name
+from . import ValidationError, _labels, _structure, _system_name, crystal, elastic, molecule, phonons
 from .compare import bond_pairs
-from .report import write_outputs
+from .crystal import EOS_POINTS, EOS_STRAIN, VACANCY_FMAX, VACANCY_STEPS, equation_of_state, vacancy_energy
+from .molecule import FREQ_MIN_CM, HESSIAN_DELTA, MOLECULE_FMAX, frequencies, kabsch_rmsd, molecule_properties
+from .property_plots import property_figure
+from .report import _clean, write_outputs
 
-EOS_POINTS = 7
-EOS_STRAIN = 0.06  # +-6 % in volume: wide enough for a stable fit, narrow enough to stay harmonic-ish
-VACANCY_FMAX = 0.05  # eV/A
-VACANCY_STEPS = 150
-MOLECULE_FMAX = 0.01  # eV/A; tighter than the vacancy: a loose minimum shifts the soft modes
-MOLECULE_STEPS = 300
-HESSIAN_DELTA = 0.01  # A
-FREQ_MIN_CM = 100.0  # below this are near-zero rigid-body modes and numerical noise
-
-#: name -> (tolerance, how the student's value is compared with the teacher's, unit, meaning)
+#: name -> (tolerance, how the student's value is compared with the teacher's, unit, meaning).
+#: ``value``: the student's number already is its deviation from the teacher.
 TOLERANCES: Dict[str, tuple] = {
     "lattice_ratio": (0.005, "relative", "", "equilibrium lattice constant / input lattice constant"),
     "bulk_modulus_GPa": (0.10, "relative", "GPa", "Birch-Murnaghan bulk modulus"),
@@ -65,98 +58,68 @@ TOLERANCES: Dict[str, tuple] = {
     "geometry_rmsd_A": (0.02, "value", "A", "RMSD of the relaxed molecule vs the teacher's, after alignment"),
     "bond_length_max_dev_A": (None, "value", "A", "largest bond-length difference (report only)"),
     "frequency_mare": (0.03, "value", "", f"mean absolute relative error of frequencies > {FREQ_MIN_CM:.0f} cm-1"),
+    # --full
+    # as the bulk modulus, which is (C11 + 2 C12) / 3 for a cubic crystal
+    "elastic_GPa": (0.10, "relative", "GPa", "relaxed-ion elastic constant at the model's E-V minimum"),
+    # as the vacancy: the same kind of number, relaxed the same way
+    "interstitial_energy_eV": (0.15, "absolute", "eV", "relaxed interstitial formation energy (largest void)"),
+    # DFT functionals spread by 10-20 % on surface energies; 10 % of Si(100)'s ~2 J/m^2 is
+    # ~0.2 eV per surface atom, the scale of the point-defect tolerance
+    "surface_energy_J_m2": (0.10, "relative", "J/m^2", "relaxed (100) surface energy of the cell"),
+    # 0.3 THz = 10 cm-1 ~ 2 % of Si's optical branch: a student within it gives the same
+    # thermal properties to a few percent
+    "phonon_rmse_THz": (0.3, "value", "THz", "RMSE of phonon frequencies along the band path vs the teacher"),
+    "phonon_max_THz": (None, "relative", "THz", "highest phonon frequency on the path (report only)"),
+    # 0.02 eV ~ 0.5 kcal/mol, half of 'chemical accuracy' and ~15 % of ethanol's methyl barrier
+    "torsion_rmse_eV": (0.02, "value", "eV", "RMSE of the relaxed torsion profile, each relative to its minimum"),
+    "torsion_barrier_eV": (None, "absolute", "eV", "max - min of the torsion profile (report only)"),
 }
 
 
-def _energy(calc, atoms: Atoms) -> float:
-    atoms = atoms.copy()
-    atoms.calc = calc
-    return float(atoms.get_potential_energy())
+def _check(key: str, teacher_value, student_value) -> dict:
+    """One student's value of one property against the teacher's and the tolerance of ``key``."""
+    tol, how = TOLERANCES[key][:2]
+    if student_value is None or teacher_value is None or not math.isfinite(student_value):
+        return {"value": student_value, "difference": None, "pass": False if tol is not None else None}
+    if how == "value":
+        diff = dev = float(student_value)
+    else:
+        diff = float(student_value - teacher_value)
+        dev = abs(diff) / abs(teacher_value) if how == "relative" and teacher_value else abs(diff)
+    return {"value": float(student_value), "difference": diff,
+            "pass": None if tol is None else bool(dev <= tol)}
 
 
-def equation_of_state(calc, atoms: Atoms, *, points: int = EOS_POINTS, strain: float = EOS_STRAIN) -> dict:
-    """E-V curve and Birch-Murnaghan fit; volumes and energies per atom."""
-    n, v_in = len(atoms), atoms.get_volume()
-    volumes, energies = [], []
-    for f in np.linspace(1.0 - strain, 1.0 + strain, points):
-        scaled = atoms.copy()
-        scaled.set_cell(atoms.cell * f ** (1.0 / 3.0), scale_atoms=True)
-        volumes.append(scaled.get_volume())
-        energies.append(_energy(calc, scaled))
-    out = {"volumes": [v / n for v in volumes], "energies": [e / n for e in energies],
-           "lattice_ratio": None, "bulk_modulus_GPa": None, "v0": None, "e0": None, "error": None}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a minimum outside the range is reported below instead
-            v0, e0, b = EquationOfState(volumes, energies, eos="birchmurnaghan").fit()
-    except (RuntimeError, ValueError) as exc:  # no minimum inside the range: the student is far off
-        out["error"] = f"EOS fit failed: {exc}"
-        return out
-    if not (min(volumes) <= v0 <= max(volumes)) or not math.isfinite(b):
-        out["error"] = f"EOS minimum V0={v0:.3f} A^3 is outside the sampled range"
-    out.update(lattice_ratio=float((v0 / v_in) ** (1.0 / 3.0)), bulk_modulus_GPa=float(b / units.GPa),
-               v0=float(v0 / n), e0=float(e0 / n))
-    return out
+def _row(prop: str, key: str, teacher_value, student_values: Mapping[str, object]) -> dict:
+    tol, how, unit, meaning = TOLERANCES[key]
+    return {"property": prop, "unit": unit, "tolerance": tol, "compare": how, "meaning": meaning,
+            "teacher": teacher_value, "students": {s: _check(key, teacher_value, v) for s, v in student_values.items()}}
 
 
-def _relax(calc, atoms: Atoms, fmax: float, steps: int) -> tuple[Atoms, bool, int]:
-    atoms = atoms.copy()
-    atoms.calc = calc
-    opt = BFGS(atoms, logfile=None)
-    converged = bool(opt.run(fmax=fmax, steps=steps))
-    return atoms, converged, int(opt.nsteps)
+def _get(data: dict, *path):
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
 
 
-def vacancy_energy(calc, atoms: Atoms, *, element: Optional[str] = None) -> dict:
-    """Relaxed vacancy formation energy at the input cell."""
-    symbols = atoms.get_chemical_symbols()
-    element = element or symbols[0]
-    index = symbols.index(element)
-    n, e_bulk = len(atoms), _energy(calc, atoms)
-    defect = atoms.copy()
-    del defect[index]
-    relaxed, converged, steps = _relax(calc, defect, VACANCY_FMAX, VACANCY_STEPS)
-    e_vac = float(relaxed.get_potential_energy())
-    return {"vacancy_energy_eV": e_vac - (n - 1) / n * e_bulk, "element": element, "index": index,
-            "converged": converged, "steps": steps}
-
-
-def _kabsch_rmsd(a: np.ndarray, b: np.ndarray) -> float:
-    """RMSD of ``a`` onto ``b`` after removing translation and the best rotation."""
-    a, b = a - a.mean(0), b - b.mean(0)
-    u, _, vt = np.linalg.svd(a.T @ b)
-    d = np.sign(np.linalg.det(u @ vt))  # a reflection is not a rigid motion
-    rot = u @ np.diag([1.0, 1.0, d]) @ vt
-    return float(np.sqrt(((a @ rot - b) ** 2).sum(1).mean()))
-
-
-def frequencies(calc, atoms: Atoms, *, delta: float = HESSIAN_DELTA) -> List[float]:
-    """Harmonic frequencies in cm-1 (imaginary ones negative), from central differences of forces."""
-    n = len(atoms)
-    work = atoms.copy()
-    work.calc = calc
-    hessian = np.empty((3 * n, 3 * n))
-    for i in range(n):
-        for k in range(3):
-            row = []
-            for sign in (1, -1):
-                disp = atoms.positions.copy()
-                disp[i, k] += sign * delta
-                work.positions = disp
-                row.append(work.get_forces().ravel())
-            hessian[3 * i + k] = -(row[0] - row[1]) / (2 * delta)
-    hessian = 0.5 * (hessian + hessian.T)
-    inv_sqrt_m = np.repeat(atoms.get_masses() ** -0.5, 3)
-    eig = np.linalg.eigvalsh(hessian * inv_sqrt_m[:, None] * inv_sqrt_m[None, :])
-    # eV/(A^2 amu) -> hbar*omega in eV -> cm-1, as ase.vibrations does it
-    s = units._hbar * 1e10 / math.sqrt(units._e * units._amu)
-    return [float(np.sign(x) * s * math.sqrt(abs(x)) / units.invcm) for x in eig]
-
-
-def molecule_properties(calc, atoms: Atoms) -> dict:
-    relaxed, converged, steps = _relax(calc, atoms, MOLECULE_FMAX, MOLECULE_STEPS)
-    return {"positions": relaxed.positions.tolist(), "converged": converged, "steps": steps,
-            "frequencies_cm": frequencies(calc, relaxed)}
+def _crystal_rows(teacher: dict, data: Mapping[str, dict]) -> List[dict]:
+    simple = [("lattice_ratio", "eos"), ("bulk_modulus_GPa", "eos"), ("vacancy_energy_eV", "vacancy"),
+              ("interstitial_energy_eV", "interstitial"), ("surface_energy_J_m2", "surface")]
+    rows = [_row(k, k, _get(teacher, part, k), {s: _get(d, part, k) for s, d in data.items()})
+            for k, part in simple if part in teacher]
+    if "elastic" in teacher:
+        c_t = np.array(teacher["elastic"]["C_sym_GPa"])
+        for i, j in teacher["elastic"]["independent"]:
+            if abs(c_t[i, j]) >= elastic.ELASTIC_MIN_GPA:
+                rows.append(_row(f"{elastic.label((i, j))}_GPa", "elastic_GPa", float(c_t[i, j]),
+                                 {s: d["elastic"]["C_sym_GPa"][i][j] for s, d in data.items()}))
+    if "phonons" in teacher:
+        t_ph = teacher["phonons"]
+        rows.append(_row("phonon_rmse_THz", "phonon_rmse_THz", 0.0,
+                         {s: phonons.band_rmse(t_ph, d["phonons"]) for s, d in data.items()}))
+        rows.append(_row("phonon_max_THz", "phonon_max_THz", float(np.max(t_ph["frequencies_THz"])),
+                         {s: float(np.max(d["phonons"]["frequencies_THz"])) for s, d in data.items()}))
+    return rows
 
 
 def _bonds(atoms: Atoms) -> List[tuple]:
@@ -169,25 +132,6 @@ def _bond_lengths(positions, bonds: List[tuple]) -> List[float]:
     return [float(np.linalg.norm(pos[i] - pos[j])) for i, j in bonds]
 
 
-def _check(name: str, teacher_value, student_value) -> dict:
-    """One student's value of one property against the teacher's and the tolerance."""
-    tol, how = TOLERANCES[name][:2]
-    if student_value is None or teacher_value is None or not math.isfinite(student_value):
-        return {"value": student_value, "difference": None, "pass": False if tol is not None else None}
-    if how == "value":  # the value already is the deviation from the teacher
-        diff = dev = float(student_value)
-    else:
-        diff = float(student_value - teacher_value)
-        dev = abs(diff) / abs(teacher_value) if how == "relative" and teacher_value else abs(diff)
-    return {"value": float(student_value), "difference": diff,
-            "pass": None if tol is None else bool(dev <= tol)}
-
-
-def _crystal_values(data: dict) -> Dict[str, Optional[float]]:
-    return {"lattice_ratio": data["eos"]["lattice_ratio"], "bulk_modulus_GPa": data["eos"]["bulk_modulus_GPa"],
-            "vacancy_energy_eV": data["vacancy"]["vacancy_energy_eV"]}
-
-
 def _molecule_values(atoms: Atoms, teacher: dict, data: dict) -> Dict[str, Optional[float]]:
     """Deviations of one model's relaxed molecule and spectrum from the teacher's."""
     bonds = _bonds(Atoms(atoms.numbers, positions=teacher["positions"]))
@@ -198,27 +142,78 @@ def _molecule_values(atoms: Atoms, teacher: dict, data: dict) -> Dict[str, Optio
     data["bonds"] = [[i, j, a, b] for (i, j), a, b in zip(bonds, t_len, s_len)]
     data["compared_frequencies_cm"] = [[t, s] for t, s in zip(t_freq, s_freq)]
     mare = float(np.mean([abs(s - t) / t for t, s in zip(t_freq, s_freq)])) if t_freq else None
-    return {"geometry_rmsd_A": _kabsch_rmsd(np.array(data["positions"]), np.array(teacher["positions"])),
+    return {"geometry_rmsd_A": kabsch_rmsd(np.array(data["positions"]), np.array(teacher["positions"])),
             "bond_length_max_dev_A": float(max((abs(a - b) for a, b in zip(t_len, s_len)), default=0.0)),
             "frequency_mare": mare}
 
 
-def _compute(calc, atoms: Atoms, periodic: bool, vacancy_element: Optional[str]) -> dict:
+def _molecule_rows(atoms: Atoms, teacher: dict, data: Mapping[str, dict]) -> List[dict]:
+    values = {s: _molecule_values(atoms, teacher, d) for s, d in data.items()}
+    rows = [_row(k, k, 0.0, {s: v[k] for s, v in values.items()})
+            for k in ("geometry_rmsd_A", "bond_length_max_dev_A", "frequency_mare")]
+    for n, t_scan in enumerate(teacher.get("torsions", [])):
+        name = f"{t_scan['label']} {'-'.join(str(a) for a in t_scan['atoms'])}"
+        rows.append(_row(f"torsion_rmse_eV [{name}]", "torsion_rmse_eV", 0.0,
+                         {s: molecule.torsion_rmse(t_scan, d["torsions"][n]) for s, d in data.items()}))
+        rows.append(_row(f"torsion_barrier_eV [{name}]", "torsion_barrier_eV", t_scan["barrier_eV"],
+                         {s: d["torsions"][n]["barrier_eV"] for s, d in data.items()}))
+    return rows
+
+
+def _compute(calc, atoms: Atoms, periodic: bool, *, full: bool, element: Optional[str], reference=None,
+             qpoints=None) -> dict:
     if periodic:
-        return {"eos": equation_of_state(calc, atoms), "vacancy": vacancy_energy(calc, atoms, element=vacancy_element)}
-    return molecule_properties(calc, atoms)
+        return crystal.crystal_properties(calc, atoms, full=full, element=element, qpoints=qpoints)
+    return molecule_properties(calc, atoms, full=full, reference=reference)
 
 
 def _notes(models: Mapping[str, dict]) -> List[str]:
     """Why a value is missing or less trustworthy: a property that cannot be computed fails."""
     notes = []
     for label, d in models.items():
-        if d.get("eos", {}).get("error"):
+        if _get(d, "eos", "error"):
             notes.append(f"{label}: {d['eos']['error']}")
-        relax = d.get("vacancy", d)
-        if not relax.get("converged", True):
-            notes.append(f"{label}: relaxation not converged in {relax['steps']} steps")
+        for what in ("vacancy", "interstitial", "surface", "elastic", None):
+            part = d if what is None else d.get(what)
+            if part is not None and not part.get("converged", True):
+                notes.append(f"{label}: {what or 'geometry'} relaxation not converged in {part['steps']} steps")
+        if "elastic" in d and not d["elastic"]["at_eos_minimum"]:
+            notes.append(f"{label}: elastic constants and phonons at the input cell (no E-V minimum in range)")
+        for t in d.get("torsions", []):
+            if not t["converged"]:
+                notes.append(f"{label}: torsion {t['label']} {t['atoms']}: a constrained relaxation did not "
+                             f"converge in {molecule.TORSION_STEPS} steps")
+            if t["dihedral_drift_deg"] > 0.5:
+                notes.append(f"{label}: torsion {t['label']} {t['atoms']}: the held dihedral slipped by up to "
+                             f"{t['dihedral_drift_deg']:.1f} deg")
     return notes
+
+
+def _methods(teacher: dict) -> List[str]:
+    """How the --full numbers were made, for the reader of the table."""
+    out = []
+    if "elastic" in teacher:
+        e = teacher["elastic"]
+        out.append(f"elastic constants: {e['ions']}-ion, +-{e['strain']:.0%} strains on the {e['natoms']}-atom "
+                   f"primitive cell at each model's E-V minimum, averaged over the point group "
+                   f"({e['point_group_order']} operations); entries below {elastic.ELASTIC_MIN_GPA:g} GPa not compared")
+    if "interstitial" in teacher:
+        i = teacher["interstitial"]
+        out.append(f"interstitial: one {i['element']} in the largest void ({i['clearance_A']:.2f} A from the nearest "
+                   f"atom), relaxed at the input cell")
+    if "surface" in teacher:
+        s = teacher["surface"]
+        out.append(f"surface: ({''.join(map(str, s['miller']))}) plane of the cell, cut in the widest interplanar gap, "
+                   f"{s['vacuum_A']:g} A vacuum, relaxed")
+    if "phonons" in teacher:
+        p = teacher["phonons"]
+        out.append(f"phonons: phonopy, {p['displacements']} displacement(s) of {phonons.PHONON_DISPLACEMENT} A in a "
+                   f"{p['natoms_supercell']}-atom supercell, {len(p['frequencies_THz'])} q-points along the path, "
+                   "at each model's E-V minimum")
+    if "torsions" in teacher:
+        out.append(f"torsions: {molecule.TORSION_POINTS} points per dihedral, relaxed with the dihedral fixed "
+                   f"(FixInternals, fmax {molecule.TORSION_FMAX} eV/A), from the teacher's minimum")
+    return out
 
 
 def _system_atoms(system) -> tuple[str, Atoms]:
@@ -227,43 +222,52 @@ def _system_atoms(system) -> tuple[str, Atoms]:
     return str(system), demo_structure(str(system))
 
 
+def _settings(full: bool) -> dict:
+    out = {"full": full, "eos_points": EOS_POINTS, "eos_strain": EOS_STRAIN, "vacancy_fmax": VACANCY_FMAX,
+           "vacancy_steps": VACANCY_STEPS, "molecule_fmax": MOLECULE_FMAX, "hessian_delta": HESSIAN_DELTA,
+           "freq_min_cm": FREQ_MIN_CM}
+    if full:
+        out.update(elastic_strain=elastic.ELASTIC_STRAIN, elastic_fmax=elastic.ELASTIC_FMAX,
+                   interstitial_fmax=crystal.INTERSTITIAL_FMAX, surface_vacuum=crystal.SURFACE_VACUUM,
+                   surface_fmax=crystal.SURFACE_FMAX, phonon_displacement=phonons.PHONON_DISPLACEMENT,
+                   phonon_min_width=phonons.PHONON_MIN_WIDTH, torsion_points=molecule.TORSION_POINTS,
+                   torsion_fmax=molecule.TORSION_FMAX)
+    return out
+
+
 def property_report(teacher_calc, students: Mapping[str, object], system, *,
-                    vacancy_element: Optional[str] = None) -> dict:
+                    vacancy_element: Optional[str] = None, full: bool = False) -> dict:
     """Properties of the teacher and each student on ``system`` (a demo name or an Atoms: a
     fully periodic crystal or a molecule with ``pbc`` false), each student checked against the
-    teacher with :data:`TOLERANCES`. JSON-serialisable."""
+    teacher with :data:`TOLERANCES`; ``full`` adds the --full checks. JSON-serialisable."""
     name, atoms = _system_atoms(system)
-    if all(atoms.pbc):
-        periodic = True
-    elif not any(atoms.pbc):
-        periodic = False
-    else:
+    if not (all(atoms.pbc) or not any(atoms.pbc)):
         raise ValueError("mixed periodicity is not supported: use a fully periodic cell or a molecule")
-    teacher = _compute(teacher_calc, atoms, periodic, vacancy_element)
+    periodic = bool(all(atoms.pbc))
+    path = None
+    if full and periodic:
+        phonons.require_phonopy()  # before any teacher work, not after minutes of it
+        path = phonons.band_path(atoms)
+    options = dict(full=full, element=vacancy_element, qpoints=None if path is None else path.kpts)
+    teacher = _compute(teacher_calc, atoms, periodic, **options)
     start = atoms.copy()
     if not periodic:
         # students relax from the teacher's minimum: from the common input the optimiser's path
         # depends on the model's stiffness and can end in another conformer of a flat landscape,
         # which would blame the optimiser; this asks whether the teacher's minimum is the student's
         start.positions = np.array(teacher["positions"])
-    data = {s: _compute(calc, start, periodic, vacancy_element) for s, calc in students.items()}
-    t_values = _crystal_values(teacher) if periodic else {"geometry_rmsd_A": 0.0, "bond_length_max_dev_A": 0.0,
-                                                          "frequency_mare": 0.0}
-    s_values = {s: _crystal_values(d) if periodic else _molecule_values(atoms, teacher, d) for s, d in data.items()}
-    properties = []
-    for prop, t_value in t_values.items():
-        tol, how, unit, meaning = TOLERANCES[prop]
-        properties.append({"property": prop, "unit": unit, "tolerance": tol, "compare": how, "meaning": meaning,
-                           "teacher": t_value, "students": {s: _check(prop, t_value, v[prop])
-                                                            for s, v in s_values.items()}})
+    data = {s: _compute(calc, start, periodic, reference=teacher, **options) for s, calc in students.items()}
+    properties = _crystal_rows(teacher, data) if periodic else _molecule_rows(atoms, teacher, data)
     verdicts = {s: all(p["students"][s]["pass"] is not False for p in properties) for s in students}
-    return {"system": name, "kind": "crystal" if periodic else "molecule", "natoms": len(atoms),
-            "symbols": atoms.get_chemical_symbols(), "properties": properties, "students_passed": verdicts,
-            "notes": _notes({"teacher": teacher, **data}),
-            "passed": all(verdicts.values()), "teacher_data": teacher, "student_data": data,
-            "settings": {"eos_points": EOS_POINTS, "eos_strain": EOS_STRAIN, "vacancy_fmax": VACANCY_FMAX,
-                         "vacancy_steps": VACANCY_STEPS, "molecule_fmax": MOLECULE_FMAX,
-                         "hessian_delta": HESSIAN_DELTA, "freq_min_cm": FREQ_MIN_CM}}
+    report = {"system": name, "kind": "crystal" if periodic else "molecule", "natoms": len(atoms), "full": full,
+              "symbols": atoms.get_chemical_symbols(), "properties": properties, "students_passed": verdicts,
+              "notes": _notes({"teacher": teacher, **data}), "methods": _methods(teacher),
+              "passed": all(verdicts.values()), "teacher_data": teacher, "student_data": data,
+              "settings": _settings(full)}
+    if path is not None:
+        x, special_x, labels = path.get_linear_kpoint_axis()
+        report["phonon_path"] = {"path": path.path, "x": x, "special_x": special_x, "labels": labels}
+    return _clean(report)
 
 
 def _fmt(x) -> str:
@@ -273,7 +277,8 @@ def _fmt(x) -> str:
 
 
 def property_table(report: dict) -> str:
-    """Markdown table: one row per property and student."""
+    """Markdown table: one row per property and student, then why values are missing and how
+    the --full numbers were made."""
     rows = [f"### {report['system']} ({report['kind']}, {report['natoms']} atoms)", "",
             "| property | teacher | student | value | difference | tolerance | pass |", "|---|---|---|---|---|---|---|"]
     for p in report["properties"]:
@@ -282,49 +287,14 @@ def property_table(report: dict) -> str:
             verdict = {True: "PASS", False: "FAIL", None: "-"}[r["pass"]]
             rows.append(f"| {p['property']} | {_fmt(p['teacher'])} | {s} | {_fmt(r['value'])} | "
                         f"{_fmt(r['difference'])} | {tol} | {verdict} |")
-    notes = report.get("notes") or []
-    return "\n".join(rows + ([""] + [f"- {n}" for n in notes] if notes else []))
-
-
-def _plot_eos(ax, report: dict) -> None:
-    models = {"teacher": report["teacher_data"], **report["student_data"]}
-    for k, (label, data) in enumerate(models.items()):
-        eos = data["eos"]
-        v, e = np.array(eos["volumes"]), np.array(eos["energies"])
-        # each model relative to its own minimum: absolute energies of teacher and students differ
-        # by a constant that says nothing about the curve
-        line, = ax.plot(v, (e - e.min()) * 1000, "o-" if k else "ks-", label=label, lw=2.5 if not k else 1.2)
-        if eos["v0"] is not None:
-            ax.axvline(eos["v0"], color=line.get_color(), ls=":", lw=0.8)
-    ax.set_xlabel("volume (A^3/atom)")
-    ax.set_ylabel("E - E_min (meV/atom)")
-    ax.set_title(f"{report['system']}: E-V curves (dotted: fitted V0)")
-    ax.legend(fontsize=8)
-
-
-def _plot_frequencies(ax, report: dict) -> None:
-    top = 0.0
-    for label, data in report["student_data"].items():
-        pairs = np.array(data.get("compared_frequencies_cm") or np.zeros((0, 2)))
-        if len(pairs):
-            ax.plot(pairs[:, 0], pairs[:, 1], "o", label=label, ms=5)
-            top = max(top, float(pairs.max()))
-    ax.plot([0, top * 1.05], [0, top * 1.05], "k--", lw=0.8)
-    ax.set_xlabel("teacher frequency (cm-1)")
-    ax.set_ylabel("student frequency (cm-1)")
-    ax.set_title(f"{report['system']}: frequencies > {FREQ_MIN_CM:.0f} cm-1")
-    ax.legend(fontsize=8)
+    extra = [f"- {n}" for n in report.get("notes") or []] + [f"- method: {m}" for m in report.get("methods") or []]
+    return "\n".join(rows + ([""] + extra if extra else []))
 
 
 def write_property_report(report: dict, out_dir) -> Dict[str, Path]:
     """``properties.json``, ``properties.md`` and ``properties.png`` in ``out_dir`` (atomic writes)."""
-
-    def figure(plt):
-        fig, ax = plt.subplots(figsize=(6, 4.5))
-        (_plot_eos if report["kind"] == "crystal" else _plot_frequencies)(ax, report)
-        return fig
-
-    return write_outputs(out_dir, "properties", report, property_table(report), figure, dpi=90)
+    return write_outputs(out_dir, "properties", _clean(report), property_table(report),
+                         lambda plt: property_figure(plt, report), dpi=90)
 
 
 def calculator_for_teacher(teacher, *, device: str = "cpu"):
@@ -342,16 +312,21 @@ def calculator_for_teacher(teacher, *, device: str = "cpu"):
         raise ValidationError(f"teacher {teacher!r} is not available: {exc}") from exc
 
 
-def validate_properties(*, teacher, students: Sequence, structure, out, device: str = "cpu") -> dict:
+
+def validate_properties(*, teacher, students: Sequence, structure, out, device: str = "cpu",
+                        full: bool = False) -> dict:
     """The property report of student files against ``teacher`` on ``structure`` (demo name or
-    file), written to ``out/<system>/properties.*`` like the rest of ``pair-student validate``."""
+    file), written to ``out/<system>/properties.*`` like the rest of ``pair-student validate``;
+    ``full`` adds elastic constants, interstitial, surface and phonons, or torsion scans."""
     start = time.perf_counter()
     atoms = _structure(structure)
     system = _system_name(structure, atoms)
     atoms.info["system"] = system
+    if full and all(atoms.pbc):
+        phonons.require_phonopy()
     paths = [Path(p) for p in students]
     calcs = {label: StudentCalculator(p, device=device) for p, label in _labels(paths).items()}
-    report = property_report(calculator_for_teacher(teacher, device=device), calcs, atoms)
+    report = property_report(calculator_for_teacher(teacher, device=device), calcs, atoms, full=full)
     report["teacher"] = teacher if isinstance(teacher, str) else type(teacher).__name__
     report["wall_s"] = time.perf_counter() - start
     report["files"] = {k: str(v) for k, v in write_property_report(report, Path(out) / system).items()}
