@@ -17,6 +17,7 @@ from pair_student.data.cli import label_main
 from pair_student.data.dataset import dataset_stats, read_dataset
 from pair_student.data.label import label, split_of
 from pair_student.data.sample import sample
+from pair_student.data.splits import stratified_splits
 from pair_student.teachers.base import ASETeacher
 
 PYTHON_DIR = str(Path(__file__).resolve().parents[2] / "python")
@@ -48,7 +49,8 @@ def test_dataset_format(tmp_path, cu_frames, emt_teacher):
         assert f.info["frame_id"] == i and f.info["teacher"] == "emt"
         assert f.info["teacher_version"] == "ase-emt"
         assert f.info["provenance"] == f"rattle seed={i}"
-        assert f.info["split"] == split_of(i, seed=0)
+    # a new job splits by kind (here all "rattle"): exactly the stratified rule's assignment
+    assert [f.info["split"] for f in frames] == stratified_splits(["rattle"] * 12, seed=0)
     assert not (tmp_path / "d.extxyz.parts").exists()
     assert sum(1 for _ in read_dataset(out, split="train")) == dataset_stats(out)["splits"]["train"]
 

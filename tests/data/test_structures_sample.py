@@ -80,7 +80,7 @@ def test_sample_deterministic_with_provenance():
         assert x.info["provenance"] == y.info["provenance"]
     assert not np.allclose(a[-1].positions, c[-1].positions)
     kinds = {f.info["provenance"].split()[0] for f in a}
-    assert kinds == {"md", "rattle", "strain"}
+    assert kinds == {"md", "rattle", "strain", "contact"}
     assert any("npt" in f.info["provenance"] and "P=1GPa" in f.info["provenance"] for f in a)
     strained = [f for f in a if f.info["provenance"].startswith("strain")]
     assert all(not np.allclose(f.cell.array, start.cell.array) for f in strained)
@@ -94,7 +94,7 @@ def test_sample_molecule_uses_normal_modes_not_strain():
     mol = molecule("CH3CH2OH")
     frames = sample([mol], teacher=teacher, n_frames=10, seed=0, temperatures=(300,), md_stride=2)
     kinds = {f.info["provenance"].split()[0] for f in frames}
-    assert kinds == {"md", "rattle", "normal_modes"}
+    assert kinds == {"md", "rattle", "normal_modes"}  # 10 frames leave none to contact's 10 %
     assert all(not f.pbc.any() for f in frames)
     nm = [f for f in frames if f.info["provenance"].startswith("normal_modes")]
     # harmonic displacements at 300 K, nonzero and bounded: each sample lies within ~1 A of the
@@ -104,7 +104,7 @@ def test_sample_molecule_uses_normal_modes_not_strain():
 
 def test_sample_without_teacher_and_dedup():
     frames = sample([bulk("Cu", cubic=True)], teacher=None, n_frames=6, seed=0)
-    assert {f.info["provenance"].split()[0] for f in frames} == {"rattle", "strain"}
+    assert {f.info["provenance"].split()[0] for f in frames} == {"rattle", "strain", "contact"}
     assert len(deduplicate(frames + [frames[0].copy()])) == len(frames)
     with pytest.raises(ValueError, match="unknown sampling methods"):
         sample([bulk("Cu")], teacher=None, n_frames=2, seed=0, methods=["qmmm"])

@@ -11,7 +11,7 @@ import numpy as np
 from ase import Atoms
 from ase.stress import full_3x3_to_voigt_6_stress
 
-from .label import SPLITS
+from .splits import SPLITS, frame_kind
 
 
 def frame_labels(atoms: Atoms) -> Optional[Dict[str, Any]]:
@@ -85,3 +85,32 @@ def dataset_stats(path) -> Dict[str, object]:
         teachers.add((atoms.info.get("teacher"), atoms.info.get("teacher_version")))
     return {"frames": sum(splits.values()), "atoms": n_atoms, "splits": dict(splits),
             "species": sorted(species), "teachers": sorted(map(str, teachers))}
+
+
+def kind_table(path) -> Dict[str, Dict[str, int]]:
+    """Frames per kind (:func:`~pair_student.data.splits.frame_kind` of the provenance) and
+    split: ``{"md nvt T=300K": {"train": 40, "val": 5, "test": 6}, ...}``, kinds sorted."""
+    table: Dict[str, Counter] = {}
+    for atoms in read_dataset(path):
+        kind = frame_kind(atoms.info.get("provenance"))
+        table.setdefault(kind, Counter())[atoms.info.get("split")] += 1
+    return {k: {s: table[k].get(s, 0) for s in SPLITS} for k in sorted(table)}
+
+
+def shortest_distances(frames) -> Dict[str, float]:
+    """Shortest interatomic distance (A) of each element pair (``"Ga-N"``, symbols sorted) over
+    ``frames`` (minimum image for periodic cells): how close the data reaches."""
+    best: Dict[str, float] = {}
+    for atoms in frames:
+        d = atoms.get_all_distances(mic=bool(atoms.pbc.all()))
+        np.fill_diagonal(d, np.inf)
+        sym = np.array(atoms.get_chemical_symbols())
+        for a in sorted(set(sym)):
+            for b in sorted(set(sym)):
+                if a > b:
+                    continue
+                block = d[np.ix_(sym == a, sym == b)]
+                if block.size and np.isfinite(block).any():
+                    key = f"{a}-{b}"
+                    best[key] = min(best.get(key, np.inf), float(block.min()))
+    return dict(sorted(best.items()))

@@ -23,7 +23,7 @@ import sys
 import time
 from itertools import islice
 from pathlib import Path
-from typing import Iterator, List, Sequence, Set, Tuple
+from typing import Iterator, List, Optional, Sequence, Set, Tuple
 
 import ase.io
 import numpy as np
@@ -33,8 +33,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ..atomic import atomic_path, atomic_write_text
 from ..distributed import env_rank, process_group
 from ..teachers import get_teacher
-
-SPLITS = ("train", "val", "test")
+from .splits import SPLIT_RULES, SPLITS, check_fractions, frame_kind, stratified_splits
 # Keys that ASE's extxyz writer would confuse with results, or that we set ourselves.
 _RESERVED = {"energy", "free_energy", "stress", "forces", "split", "teacher",
              "teacher_version", "frame_id"}
@@ -43,11 +42,9 @@ _RESERVED = {"energy", "free_energy", "stress", "forces", "split", "teacher",
 def split_of(frame_id: int, *, seed: int, split: Sequence[float] = (0.8, 0.1, 0.1)) -> str:
     """The split of a frame: a pure function of (seed, frame_id), so it never depends on
     chunking, ranks or restarts."""
-    fractions = np.asarray(split, dtype=float)
-    if len(fractions) != 3 or np.any(fractions < 0) or fractions.sum() <= 0:
-        raise ValueError(f"split must be three non-negative fractions, not {split}")
+    fractions = check_fractions(split)
     u = np.random.default_rng([seed, frame_id]).random()
-    edges = np.cumsum(fractions / fractions.sum())
+    edges = np.cumsum(fractions)
     return SPLITS[min(int(np.searchsorted(edges, u, side="right")), 2)]
 
 
@@ -60,28 +57,31 @@ def _frames(source) -> Iterator[Atoms]:
     return iter(source)
 
 
-def _fingerprint(source) -> Tuple[int, str, Set[str]]:
-    """Frame count, a hash of all structures (a restart must label the same input) and the
-    elements present (the teacher must cover them before the first frame is labelled)."""
+def _fingerprint(source) -> Tuple[int, str, Set[str], List[str]]:
+    """Frame count, a hash of all structures (a restart must label the same input), the
+    elements present (the teacher must cover them before the first frame is labelled) and the
+    kind of every frame (the stratified split needs all of them before the first chunk)."""
     h = hashlib.sha1()
     n = 0
     symbols: Set[str] = set()
+    kinds: List[str] = []
     for atoms in _frames(source):
         symbols.update(atoms.get_chemical_symbols())
+        kinds.append(frame_kind(atoms.info.get("provenance")))
         h.update(atoms.numbers.tobytes())
         h.update(np.ascontiguousarray(atoms.positions, dtype=np.float64).round(8).tobytes())
         h.update(np.ascontiguousarray(atoms.cell.array, dtype=np.float64).round(8).tobytes())
         h.update(np.asarray(atoms.pbc).tobytes())
         n += 1
-    return n, h.hexdigest(), symbols
+    return n, h.hexdigest(), symbols, kinds
 
 
-def _labelled(atoms: Atoms, result: dict, *, frame_id: int, teacher, seed, split) -> Atoms:
+def _labelled(atoms: Atoms, result: dict, *, frame_id: int, teacher, split: str) -> Atoms:
     out = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
     out.info.update({k: v for k, v in atoms.info.items() if k not in _RESERVED})
     out.info.setdefault("provenance", "input")
     out.info["frame_id"] = int(frame_id)
-    out.info["split"] = split_of(frame_id, seed=seed, split=split)
+    out.info["split"] = split
     out.info["teacher"] = teacher.name
     out.info["teacher_version"] = teacher.version
     results = {"energy": float(result["energy"]),
@@ -111,7 +111,7 @@ def _check_manifest(parts: Path, manifest: dict) -> None:
             raise RuntimeError(
                 f"{parts} holds chunks of a different labelling job (differs in: "
                 f"{', '.join(diff)}); delete that folder to start over, or rerun with the "
-                "same frames, teacher, seed, split and chunk_size to resume"
+                "same frames, teacher, seed, split, split rule and chunk_size to resume"
             )
     else:
         atomic_write_text(path, json.dumps(manifest, indent=1, sort_keys=True))
@@ -146,6 +146,8 @@ def label(
     progress: bool = True,
     keep_parts: bool = False,
     wait_timeout: float = 7 * 24 * 3600.0,
+    split_rule: Optional[str] = None,
+    test_frames: int = 0,
 ) -> Path:
     """Label ``frames`` with ``teacher`` and write the dataset ``out`` (extxyz).
 
@@ -154,12 +156,17 @@ def label(
             whole).
         teacher: a :class:`~pair_student.teachers.Teacher`, a teacher name or an ASE calculator.
         out: output extxyz path. Chunks go to ``<out>.parts/`` until the job finishes.
-        seed: seed of the train/val/test assignment (a function of seed and frame index).
+        seed: seed of the train/val/test assignment.
         split: train, val, test fractions.
         chunk_size: frames per chunk: the unit of resuming and of sharding across ranks.
         progress: show a tqdm progress bar with ETA.
         keep_parts: keep ``<out>.parts/`` after assembling.
         wait_timeout: seconds a rank waits for other ranks' chunks before giving up.
+        split_rule: ``"stratified"`` (every frame kind in val and test in proportion, see
+            :mod:`.splits`) or ``"hash"`` (:func:`split_of` of the frame index, the rule of
+            datasets labelled before). None: the rule an unfinished job in ``<out>.parts/``
+            recorded (``hash`` for jobs that recorded none), else ``stratified``.
+        test_frames: stratified rule only: at least this many test frames.
 
     Returns:
         ``Path(out)``. Every frame has energy, forces, stress (periodic frames only) and
@@ -169,7 +176,9 @@ def label(
         raise ValueError("chunk_size must be >= 1")
     teacher = get_teacher(teacher) if not hasattr(teacher, "compute_batch") else teacher
     out = Path(out)
-    parts, n_frames = _open_parts(frames, out, teacher=teacher, seed=seed, split=split, chunk_size=chunk_size)
+    parts, splits = _open_parts(frames, out, teacher=teacher, seed=seed, split=split, chunk_size=chunk_size,
+                                split_rule=split_rule, test_frames=test_frames)
+    n_frames = len(splits)
     n_chunks = -(-n_frames // chunk_size)
     rank, world = env_rank()
     mine = [c for c in range(n_chunks) if c % world == rank]
@@ -180,28 +189,54 @@ def label(
                         desc=f"labelling with {teacher.name}" + (f" [rank {rank}/{world}]" if world > 1 else ""))
     try:
         _label_chunks(frames, todo, n_chunks=n_chunks, chunk_size=chunk_size, parts=parts, teacher=teacher,
-                      seed=seed, split=split, bar=bar)
+                      splits=splits, bar=bar)
     finally:
         bar.close()
     return _finish_ranks(parts, n_chunks, out, rank=rank, keep_parts=keep_parts, wait_timeout=wait_timeout)
 
 
-def _open_parts(frames, out: Path, *, teacher, seed: int, split: Sequence[float], chunk_size: int) -> Tuple[Path, int]:
+def recorded_split_rule(out) -> Optional[str]:
+    """The split rule an unfinished labelling job of ``out`` recorded in its manifest (``hash``
+    for jobs from before the rule was recorded), None when there is no such job."""
+    path = Path(out).with_name(Path(out).name + ".parts") / "manifest.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("split_rule", "hash")
+
+
+def _split_manifest(rule: str, test_frames: int) -> dict:
+    # The hash rule adds no keys, so a manifest written before split rules existed still
+    # matches and its job resumes with the splits it started with.
+    return {} if rule == "hash" else {"split_rule": rule, "test_frames": int(test_frames)}
+
+
+def _open_parts(frames, out: Path, *, teacher, seed: int, split: Sequence[float], chunk_size: int,
+                split_rule: Optional[str], test_frames: int) -> Tuple[Path, List[str]]:
     """Create ``<out>.parts/`` and record the job in its manifest, or check that the chunks
-    already there belong to this very job; returns the folder and the number of frames."""
+    already there belong to this very job; returns the folder and every frame's split."""
+    rule = split_rule or recorded_split_rule(out) or "stratified"
+    if rule not in SPLIT_RULES:
+        raise ValueError(f"unknown split rule {rule!r}; use one of {', '.join(SPLIT_RULES)}")
+    if rule == "hash" and test_frames:
+        raise ValueError("a minimum number of test frames needs the stratified split; drop "
+                         "test_frames (--test-frames) or use split_rule='stratified'")
     split_of(0, seed=seed, split=split)  # validate before any work
-    n_frames, digest, symbols = _fingerprint(frames)
+    n_frames, digest, symbols, kinds = _fingerprint(frames)
     if n_frames == 0:
         raise ValueError("no frames to label: give a file with at least one structure")
+    if rule == "hash":
+        splits = [split_of(i, seed=seed, split=split) for i in range(n_frames)]
+    else:
+        splits = stratified_splits(kinds, seed=seed, split=split, test_frames=test_frames)
     teacher.check_elements(symbols, where=str(frames) if isinstance(frames, (str, Path)) else "the frames")
     out.parent.mkdir(parents=True, exist_ok=True)
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(exist_ok=True)
     manifest = {"n_frames": n_frames, "input_sha1": digest, "chunk_size": chunk_size,
                 "seed": seed, "split": [float(x) for x in split], "teacher": teacher.name,
-                "teacher_version": teacher.version}
+                "teacher_version": teacher.version, **_split_manifest(rule, test_frames)}
     _check_manifest(parts, manifest)
-    return parts, n_frames
+    return parts, splits
 
 
 def _progress_bar(*, total: int, done: int, show: bool, desc: str):
@@ -210,8 +245,8 @@ def _progress_bar(*, total: int, done: int, show: bool, desc: str):
     return tqdm(total=total, initial=done, unit="frame", disable=not show, desc=desc)
 
 
-def _label_chunks(frames, todo: Set[int], *, n_chunks: int, chunk_size: int, parts: Path, teacher, seed: int,
-                  split: Sequence[float], bar) -> None:
+def _label_chunks(frames, todo: Set[int], *, n_chunks: int, chunk_size: int, parts: Path, teacher,
+                  splits: Sequence[str], bar) -> None:
     """Label and write the chunks in ``todo``, streaming ``frames`` once."""
     stream = _frames(frames)
     for c in range(n_chunks):
@@ -220,7 +255,7 @@ def _label_chunks(frames, todo: Set[int], *, n_chunks: int, chunk_size: int, par
             continue
         results = teacher.compute_batch(chunk)
         first = c * chunk_size
-        labelled = [_labelled(a, r, frame_id=first + i, teacher=teacher, seed=seed, split=split)
+        labelled = [_labelled(a, r, frame_id=first + i, teacher=teacher, split=splits[first + i])
                     for i, (a, r) in enumerate(zip(chunk, results))]
         _write_chunk(_chunk_path(parts, c), labelled)
         bar.update(len(chunk))

@@ -2,13 +2,17 @@
 
 Methods (each frame records how it was made in ``atoms.info["provenance"]``):
 
-* ``md``: teacher-driven Langevin MD at each temperature; for periodic cells and a non-zero
-  pressure, Berendsen NPT (cell breathes). Frames every ``md_stride`` steps.
+* ``md``: Langevin MD at each temperature; for periodic cells and a non-zero pressure, NPT
+  (cell breathes). Frames every ``md_stride`` steps. ``driver`` says what moves the atoms: the
+  teacher (in ASE, Berendsen NPT), or a classical potential or a student in LAMMPS
+  (:mod:`.lammps_md`, NPH + Langevin), which costs no teacher call per step.
 * ``rattle``: Gaussian displacements of every atom (sigma 0.02 to 0.15 A).
 * ``strain``: random symmetric cell strain up to +-``max_strain`` plus a small rattle
   (periodic cells only): teaches the stress.
 * ``normal_modes``: molecules only: harmonic normal-mode displacements at each temperature,
   from a finite-difference Hessian of the teacher around a relaxed geometry.
+* ``contact``: close contacts (:mod:`.contact`): pairs pushed to 0.65-0.9 x their equilibrium
+  distance, hydrostatically compressed cells, and (molecules) compressed or stretched bonds.
 
 Deterministic for a given seed (and teacher). Near-duplicate frames are dropped.
 """
@@ -27,9 +31,14 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
 from ..teachers import get_teacher
 from ..teachers.base import teacher_calculator
+from .contact import contact_frames
+from .lammps_md import Driver, lammps_md, resolve_driver
 
-METHODS = ("md", "rattle", "strain", "normal_modes")
-_WEIGHTS = {"md": 0.5, "rattle": 0.2, "strain": 0.3, "normal_modes": 0.3}
+METHODS = ("md", "rattle", "strain", "normal_modes", "contact")
+_WEIGHTS = {"md": 0.5, "rattle": 0.2, "strain": 0.3, "normal_modes": 0.3, "contact": 0.1}
+# Steps of MD before the first frame when LAMMPS drives: cheap, and it moves the first frames
+# off the perfect lattice. Teacher MD keeps 0 (every step is a teacher call).
+LAMMPS_EQUILIBRATE = 2000
 
 
 def _periodic(atoms: Atoms) -> bool:
@@ -70,38 +79,65 @@ def _strain(atoms, n, rng, source, max_strain):
     return frames
 
 
-def _md(atoms, n, rng, source, teacher, temperatures, pressures, stride, timestep_fs):
+def _conditions(atoms, temperatures, pressures):
+    return [(t, p) for t in temperatures for p in (pressures if _periodic(atoms) else (0.0,))]
+
+
+def _md_label(temp, pres, driver: Driver, periodic: bool) -> str:
+    if pres and periodic:
+        return f"md npt T={temp:g}K P={pres:g}GPa driver={driver.name}"
+    return f"md nvt T={temp:g}K driver={driver.name}"
+
+
+def _md(atoms, n, rng, source, teacher, temperatures, pressures, stride, timestep_fs, driver: Driver,
+        equilibrate: Optional[int]):
     if timestep_fs is None:
         timestep_fs = 0.5 if 1 in atoms.numbers else 1.0  # H vibrates at ~10 fs periods
-    conditions = [(t, p) for t in temperatures for p in (pressures if _periodic(atoms) else (0.0,))]
+    conditions = _conditions(atoms, temperatures, pressures)
     per = [n // len(conditions) + (1 if i < n % len(conditions) else 0) for i in range(len(conditions))]
     from tqdm.auto import tqdm
 
     frames = []
-    bar = tqdm(total=n, desc=f"teacher MD sampling {source}", unit="frame", leave=False)
+    bar = tqdm(total=n, desc=f"MD sampling {source} ({driver.name})", unit="frame", leave=False)
     for (temp, pres), count in zip(conditions, per):
         if count == 0:
             continue
-        a = atoms.copy()
-        a.calc = teacher_calculator(teacher)
-        MaxwellBoltzmannDistribution(a, temperature_K=temp, rng=rng)
-        Stationary(a)
-        dt = timestep_fs * units.fs
-        if pres and _periodic(a):
-            dyn = NPTBerendsen(a, timestep=dt, temperature_K=temp, taut=50 * units.fs,
-                               pressure_au=pres * units.GPa, taup=200 * units.fs,
-                               compressibility_au=1e-2 / units.GPa)
-            label = f"md npt T={temp:g}K P={pres:g}GPa"
+        label = _md_label(temp, pres, driver, _periodic(atoms))
+        if driver.is_teacher:
+            # teacher MD is slow: the bar moves per frame, not per condition
+            got = _teacher_md(atoms, count, rng, teacher, temp, pres, stride, timestep_fs, equilibrate or 0,
+                              on_frame=lambda: bar.update(1))
         else:
-            dyn = Langevin(a, dt, temperature_K=temp, friction=0.02 / units.fs, rng=rng,
-                           fixcm=False)
-            label = f"md nvt T={temp:g}K"
-        for k in range(1, count + 1):
-            dyn.run(stride)
+            got = lammps_md(atoms, driver, temp=temp, pres=pres, count=count, stride=stride, dt_fs=timestep_fs,
+                            equilibrate=LAMMPS_EQUILIBRATE if equilibrate is None else equilibrate, rng=rng)
+            bar.update(count)
+        for k, a in enumerate(got, start=1):
             frames.append(_clean(a, f"{label} step={k * stride} dt={timestep_fs:g}fs", source))
-            bar.update(1)
     bar.close()
     return frames
+
+
+def _teacher_md(atoms, count, rng, teacher, temp, pres, stride, timestep_fs, equilibrate, on_frame):
+    """``count`` snapshots, ``stride`` steps apart, of teacher-driven MD in ASE."""
+    a = atoms.copy()
+    a.calc = teacher_calculator(teacher)
+    MaxwellBoltzmannDistribution(a, temperature_K=temp, rng=rng)
+    Stationary(a)
+    dt = timestep_fs * units.fs
+    if pres and _periodic(a):
+        dyn = NPTBerendsen(a, timestep=dt, temperature_K=temp, taut=50 * units.fs,
+                           pressure_au=pres * units.GPa, taup=200 * units.fs,
+                           compressibility_au=1e-2 / units.GPa)
+    else:
+        dyn = Langevin(a, dt, temperature_K=temp, friction=0.02 / units.fs, rng=rng, fixcm=False)
+    if equilibrate:
+        dyn.run(equilibrate)
+    out = []
+    for _ in range(count):
+        dyn.run(stride)
+        out.append(a.copy())
+        on_frame()
+    return out
 
 
 def _hessian(atoms, teacher, delta=0.01):
@@ -180,40 +216,38 @@ def sample(
     timestep_fs: Optional[float] = None,
     max_strain: float = 0.04,
     weights: Optional[Dict[str, float]] = None,
+    driver: str = "teacher",
+    md_equilibrate: Optional[int] = None,
+    contact_range: Sequence[float] = (0.65, 0.9),
+    min_volume: float = 0.85,
 ) -> List[Atoms]:
     """Sample about ``n_frames`` configurations around the given structures.
 
     Args:
         structures: starting structures (periodic crystals and/or molecules with pbc False).
-        teacher: a :class:`~pair_student.teachers.Teacher` (or name) that drives ``md`` and
-            ``normal_modes``; None allows only ``rattle`` and ``strain``.
+        teacher: a :class:`~pair_student.teachers.Teacher` (or name) that drives ``md`` (with
+            ``driver="teacher"``) and ``normal_modes``; without one those are skipped.
         n_frames: frames to return in total, split evenly over structures (fewer if
             duplicates were dropped).
         seed: random seed; the same seed, inputs and teacher give the same frames.
         methods: subset of ``METHODS``; methods that do not apply to a structure
             (``strain`` for molecules, ``normal_modes`` for crystals) are skipped for it.
         temperatures: MD and normal-mode temperatures in K.
-        pressures: NPT pressures in GPa for periodic cells (0 means NVT Langevin).
+        pressures: NPT pressures in GPa for periodic cells (0 means NVT).
         md_stride: MD steps between saved frames.
         timestep_fs: MD time step; default 0.5 fs with hydrogen, else 1 fs.
         max_strain: largest strain component for ``strain``.
         weights: relative share of each method (default md 0.5, rattle 0.2, strain or
-            normal_modes 0.3).
+            normal_modes 0.3, contact 0.1).
+        driver: what runs ``md``: ``"teacher"``, a classical preset (``"sw-si"``, ``"sw-gan"``,
+            ``"tersoff-gan"``) or ``"student:PATH"`` (see :mod:`.lammps_md`).
+        md_equilibrate: MD steps before the first frame of each condition (default 0 with the
+            teacher, ``LAMMPS_EQUILIBRATE`` with a LAMMPS driver).
+        contact_range: ``contact``: pair distances as fractions of their equilibrium length.
+        min_volume: ``contact``: smallest volume ratio of compressed cells.
     """
-    unknown = set(methods) - set(METHODS)
-    if unknown:
-        raise ValueError(f"unknown sampling methods {sorted(unknown)}; known: {', '.join(METHODS)}")
-    if n_frames < 1 or not structures:
-        raise ValueError("need at least one structure and n_frames >= 1")
-    if isinstance(teacher, str):
-        teacher = get_teacher(teacher)
-    if teacher is None and {"md", "normal_modes"} & set(methods):
-        methods = [m for m in methods if m not in ("md", "normal_modes")]
-        if not methods:
-            raise ValueError("md and normal_modes need a teacher; pass teacher= or use rattle/strain")
-    if teacher is not None:
-        teacher.check_elements({s for atoms in structures for s in atoms.get_chemical_symbols()},
-                               where="the structures to sample")
+    methods, teacher, md_driver = _check_inputs(structures, teacher=teacher, n_frames=n_frames, methods=methods,
+                                                md_stride=md_stride, driver=driver)
     weights = {**_WEIGHTS, **(weights or {})}
     root = np.random.SeedSequence(seed)
     frames: List[Atoms] = []
@@ -239,10 +273,38 @@ def sample(
                 frames += _strain(atoms, count, rng, source, max_strain)
             elif method == "md":
                 frames += _md(atoms, count, rng, source, teacher, temperatures, pressures,
-                              md_stride, timestep_fs)
+                              md_stride, timestep_fs, md_driver, md_equilibrate)
+            elif method == "contact":
+                frames += [_clean(a, prov, source) for a, prov in contact_frames(
+                    atoms, count, rng, contact_range=contact_range, min_volume=min_volume)]
             else:
                 frames += _normal_modes(atoms, count, rng, source, teacher, temperatures)
     return deduplicate(frames)
+
+
+def _check_inputs(structures, *, teacher, n_frames, methods, md_stride, driver):
+    """Every input problem as one ValueError before any MD: returns the usable methods, the
+    teacher object (or None) and the resolved MD driver."""
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown sampling methods {sorted(unknown)}; known: {', '.join(METHODS)}")
+    if n_frames < 1 or not structures:
+        raise ValueError("need at least one structure and n_frames >= 1")
+    if md_stride < 1:
+        raise ValueError(f"md_stride must be >= 1 MD step, not {md_stride}")
+    symbols = {s for atoms in structures for s in atoms.get_chemical_symbols()}
+    md_driver = resolve_driver(driver, symbols) if "md" in methods else Driver(str(driver))
+    if isinstance(teacher, str):
+        teacher = get_teacher(teacher)
+    if teacher is None:
+        needs = {"normal_modes"} | ({"md"} if md_driver.is_teacher else set())
+        methods = [m for m in methods if m not in needs]
+        if not methods:
+            raise ValueError("md (with driver='teacher') and normal_modes need a teacher; pass teacher=, "
+                             "a classical or student driver, or use rattle/strain/contact")
+    else:
+        teacher.check_elements(symbols, where="the structures to sample")
+    return list(methods), teacher, md_driver
 
 
 if __name__ == "__main__":
