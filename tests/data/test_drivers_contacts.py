@@ -95,3 +95,18 @@ def test_contact_method_in_sample_and_bad_ranges():
     assert [f.info["provenance"].split()[:2] for f in frames] == [["contact", "pair"], ["contact", "compress"]] * 2
     with pytest.raises(ValueError, match="contact_range must be two ratios"):
         sample([_si8()], n_frames=2, seed=0, methods=["contact"], contact_range=(0.9, 1.2))
+
+
+def test_a_shipped_student_drives_md_through_pair_style_student():
+    from pair_student.registry import DEMO_DIR
+
+    student = DEMO_DIR / "si" / "ultra-tiny_model_traced.pt"
+    start = _si8()
+    frames = sample([start], n_frames=2, seed=0, methods=["md"], temperatures=(500,), pressures=(0.0,),
+                    md_stride=5, md_equilibrate=20, driver=f"student:{student}")
+    assert [f.info["provenance"] for f in frames] == [
+        f"md nvt T=500K driver=student:{student} step={k} dt=1fs" for k in (5, 10)]
+    moved = np.abs(frames[1].get_all_distances(mic=True) - start.get_all_distances(mic=True)).max()
+    assert 0.01 < moved < 1.0
+    with pytest.raises(ValueError, match="knows Si, not Ga, N"):
+        resolve_driver(f"student:{student}", ["Ga", "N"])

@@ -10,6 +10,11 @@ the parts folder is removed.
 Under ``torchrun`` (env ``RANK``/``WORLD_SIZE``) rank r labels chunks c with c % world == r;
 rank 0 assembles once all chunks exist (torch.distributed barrier when a process group is
 initialised, else by watching the parts folder; other ranks then return without waiting).
+
+Splits are fixed before the first chunk, for every frame at once (:mod:`.splits`): by default
+stratified by the kind of frame, so val and test hold every kind in proportion; the manifest
+records the rule, and a job whose manifest records none (written before the rule existed) resumes
+with the per-frame hash rule it started with.
 """
 
 from __future__ import annotations
