@@ -3,8 +3,11 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from pair_student import read_metadata
+from pair_student.models.repulsion import dimer_slopes
+from pair_student.models.student_file import model_from_student_file
 from pair_student.models.cli import main
 from pair_student.models.shipped import shipped_model, shipped_models
 from pair_student.registry import SIZES
@@ -43,3 +46,23 @@ def test_unknown_shipped_student_names_what_exists():
     with pytest.raises(FileNotFoundError, match="shipped: .*si/tiny"):
         shipped_model("si", "huge")
     assert set(shipped_models()) == {"si", "gan", "ethanol"}
+
+
+@pytest.mark.parametrize("system", ["si", "gan", "ethanol"])
+def test_every_shipped_dimer_repels_from_its_core_window_down_to_0_2_angstrom(system):
+    """Two atoms of any element pair pushed together below the shortest distance of the training
+    data: the energy rises monotonically and the force pushes them apart, down to 0.2 A (the
+    students shipped before the core repulsion attracted at 0.05 A)."""
+    for size in SIZES:
+        model, meta = model_from_student_file(shipped_model(system, size))
+        report = meta["provenance"]["core_repulsion"]
+        n, elements = model.num_elements, meta["elements"]
+        for i in range(n):
+            for j in range(i, n):
+                window = report[f"{elements[i]}-{elements[j]}"]
+                outer = model.core_outer.view(n, n)[i, j].item()
+                assert outer == pytest.approx(window["outer"]) and 0 < outer <= window["shortest"]
+                r = torch.linspace(0.2, outer, 400, dtype=torch.float64)
+                slopes = dimer_slopes(model, i, j, r)
+                assert slopes.max() < 0, f"{system} {size} {elements[i]}-{elements[j]} attracts at " \
+                                         f"{r[slopes.argmax()]:.3f} A"
