@@ -108,8 +108,8 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student validate") 
     parser.add_argument("--full", action="store_true",
                         help="every check: --properties with elastic constants, interstitial and surface energy and "
                         "phonon bands (crystals, needs phonopy) or torsion scans (molecules) added, and --stability; "
-                        "the short LAMMPS runs too unless --properties/--stability only. Minutes of teacher time "
-                        "(~15 min for the 64-atom Si demo against SevenNet-0 on one CPU thread)")
+                        "the short LAMMPS runs too unless --properties/--stability only. Minutes of teacher time: "
+                        "~4 CPU-minutes for the 64-atom Si demo against SevenNet-0 on one thread")
     parser.add_argument("--stability", nargs="?", const="also", choices=("also", "only"),
                         help="also run each student hot and long in NVT and have the teacher judge snapshots of "
                         "its trajectory (OUT/<system>/stability.*); '--stability only' skips the other checks")

@@ -70,8 +70,11 @@ TOLERANCES: Dict[str, tuple] = {
     # thermal properties to a few percent
     "phonon_rmse_THz": (0.3, "value", "THz", "RMSE of phonon frequencies along the band path vs the teacher"),
     "phonon_max_THz": (None, "relative", "THz", "highest phonon frequency on the path (report only)"),
-    # 0.02 eV ~ 0.5 kcal/mol, half of 'chemical accuracy' and ~15 % of ethanol's methyl barrier
-    "torsion_rmse_eV": (0.02, "value", "eV", "RMSE of the relaxed torsion profile, each relative to its minimum"),
+    # 0.01 eV ~ 0.4 kT at 300 K (conformer populations within ~50 %), a quarter of 'chemical
+    # accuracy'. SevenNet-0's ethanol barriers are only 35 (methyl) and 56 meV (hydroxyl): at 0.02
+    # eV the shipped tiny student passed with its methyl profile inverted (minimum at the
+    # teacher's maximum, RMSE 0.020) and a cis minimum the teacher does not have (0.019)
+    "torsion_rmse_eV": (0.01, "value", "eV", "RMSE of the relaxed torsion profile, each relative to its minimum"),
     "torsion_barrier_eV": (None, "absolute", "eV", "max - min of the torsion profile (report only)"),
 }
 
