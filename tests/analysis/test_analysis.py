@@ -87,6 +87,13 @@ def test_analyze_with_calculator_teacher(tmp_path, students):
     assert tiny["stress_gpa"]["count"] == 3 * 6 and tiny["speed"]["us_per_atom"] > 0
     card = (tmp_path / "card.md").read_text()
     assert "| tiny |" in card and "| other |" in card
+    # 6 frames: every RMSE has its frame interval, and the students are ranked by a paired bootstrap
+    lo, hi = tiny["force"]["rmse_ci95"]
+    assert lo <= tiny["force"]["rmse"] <= hi and f"{1e3 * tiny['force']['rmse']:.1f} [{1e3 * lo:.1f}, " in card
+    best = report["best_force_rmse"]
+    assert best in ("tiny", "other") and "| best |" in card
+    [other] = [s for s in report["students"] if s["name"] != best]
+    assert other["force_rmse_vs_best"]["best"] == best and other["force_rmse_vs_best"]["ratio"] >= 1
     for size, goal in QUALITY_TARGETS.items():  # the targets stated are the registry's
         assert f"`{size}` " in card and f"{goal.force_r2_min:g} and" in card and f"{goal.angular_mean_max_deg:g}°" in card
 

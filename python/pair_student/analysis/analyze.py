@@ -6,7 +6,11 @@ median, histogram), per-element statistics, error distribution and percentiles, 
 per atom and stress error on periodic frames. Teacher labels come from the frames when they
 carry energy and forces (a labelled dataset); otherwise the teacher (a name, or any ASE
 calculator) computes them. Frames are streamed and only running sums, fixed-bin histograms and
-fixed-size reservoir samples are kept, so memory does not grow with the number of frames.
+fixed-size reservoir samples are kept, plus a few error sums per frame for the bootstrap.
+
+RMSE, MAE, R², mean angle and energy errors come with 95 % bootstrap intervals over test frames,
+and each student's force RMSE is compared with the most accurate student's by a paired bootstrap
+on the same frames (:mod:`.bootstrap`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from ..data.dataset import frame_labels
 from ..graph import atoms_to_graph, edge_forces, edge_virials
 from ..registry import target_status
 from ..teachers import get_teacher
+from .bootstrap import compare_rmse
 from .card import write_card
 from .figures import plot_student
 from .metrics import ErrorStats
@@ -134,6 +139,26 @@ def _feed(runs: Sequence[_Student], stream: Iterable, labels: _Labels, *, max_fr
     return count
 
 
+def rank_students(runs: Sequence[_Student], entries: Sequence[Dict]) -> Optional[str]:
+    """Name the student with the lowest force RMSE and give every other one
+    ``force_rmse_vs_best``: its RMSE over the best one's, paired over the same frames, with the
+    verdict (``"B better"``: the best is better at 95 %, ``"tie"``: the frames cannot tell)."""
+    scored = [(e["force"]["rmse"], k) for k, e in enumerate(entries) if e["force"]["rmse"] is not None]
+    for entry in entries:
+        entry["force_rmse_vs_best"] = None
+    if len(scored) < 2:
+        return None
+    best = min(scored)[1]
+    reference = runs[best].stats
+    for k, (run, entry) in enumerate(zip(runs, entries)):
+        if k != best and entry["force"]["rmse"] is not None:
+            paired = compare_rmse(run.stats.frame_errors.squared_errors(), reference.frame_errors.squared_errors(),
+                                  reference.frame_errors.components(), resamples=reference.resamples,
+                                  seed=reference.seed)
+            entry["force_rmse_vs_best"] = {"best": entries[best]["name"], **paired}
+    return entries[best]["name"]
+
+
 def _write_outputs(report: Dict, runs: Sequence[_Student], out: Path, *, figures: bool, html: bool) -> None:
     """The per-student figures, ``metrics.json`` and the card, after checking the report."""
     out.mkdir(parents=True, exist_ok=True)
@@ -173,7 +198,8 @@ def analyze_students(
         max_frames: analyse at most this many frames.
         split: only frames whose ``info["split"]`` is this (``test`` of a labelled dataset).
         reservoir: how many force rows each student keeps for scatter plots.
-        seed: seed of the reservoir sampling.
+        seed: seed of the reservoir sampling and of the frame bootstrap (the same resamples for
+            every student, which the paired comparison needs).
         html: also write ``card.html``.
         figures: write the per-student PNGs.
         teacher_name: the teacher the report names, e.g. the one that labelled the dataset
@@ -196,6 +222,7 @@ def analyze_students(
         "frames": count,
         "students": [run.report() for run in runs],
     }
+    report["best_force_rmse"] = rank_students(runs, report["students"])
     if out is not None:
         _write_outputs(report, runs, Path(out), figures=figures, html=html)
     else:

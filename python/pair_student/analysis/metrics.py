@@ -1,9 +1,11 @@
 """Streaming force/energy/stress error statistics of one student against the teacher.
 
-Memory does not grow with the number of frames: every metric is built from running sums
-(R², RMSE, MAE, correlations), fixed-bin histograms (angular error, error magnitudes:
-medians, percentiles and CDFs come from them) and fixed-size reservoir samples (only for the
-scatter plots).
+Memory grows by ten floats per frame and not with the number of atoms: every metric is built
+from running sums (R², RMSE, MAE, correlations), fixed-bin histograms (angular error, error
+magnitudes: medians, percentiles and CDFs come from them) and fixed-size reservoir samples
+(only for the scatter plots); the ten floats are each frame's error sums
+(:class:`.bootstrap.FrameErrors`), which the 95 % intervals resample: whole test frames, never
+single atoms.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Dict, Sequence
 import numpy as np
 
 from ..scores import MIN_FORCE_FOR_ANGLE, angular_error_deg
+from .bootstrap import LEVEL, RESAMPLES, FrameErrors
 
 EV_A3_TO_GPA = 160.21766208
 COMPONENTS = ("x", "y", "z")
@@ -113,8 +116,11 @@ class Reservoir:
 class ErrorStats:
     """All statistics of one student, fed frame by frame with :meth:`add_frame`."""
 
-    def __init__(self, elements: Sequence[str], *, reservoir: int = 20000, seed: int = 0):
+    def __init__(self, elements: Sequence[str], *, reservoir: int = 20000, seed: int = 0,
+                 resamples: int = RESAMPLES):
         self.elements = list(elements)
+        self.frame_errors = FrameErrors()  # for the frame-level bootstrap intervals
+        self.seed, self.resamples = seed, resamples
         self.force = {c: Moments() for c in ("all",) + COMPONENTS}
         self.magnitude = Moments()
         self.angle = Histogram(ANGLE_BINS)
@@ -162,6 +168,7 @@ class ErrorStats:
             stats["angle"].add(valid_angles[sel & valid])
         self.force_sample.add(np.column_stack([index, ft, fp]))
         self.energy.add(teacher["energy"] / n, student["energy"] / n)
+        self.frame_errors.add(ft, fp, angles=angles, energy_error=(student["energy"] - teacher["energy"]) / n)
         self.energy_sample.add([[n, teacher["energy"] / n, student["energy"] / n]])
         if teacher.get("stress") is not None and student.get("stress") is not None:
             st = np.asarray(teacher["stress"], float) * EV_A3_TO_GPA
@@ -172,6 +179,7 @@ class ErrorStats:
     def summary(self) -> Dict:
         """The metrics dict written to JSON (see :mod:`pair_student.analysis.schema`)."""
         percentiles = {f"p{q}": self.error.quantile(q / 100) for q in (50, 90, 95, 99)}
+        ci = self.frame_errors.intervals(self.resamples, self.seed, LEVEL)
         out = {
             "frames": self.frames,
             "atoms": self.atoms,
@@ -180,6 +188,9 @@ class ErrorStats:
                 "components": {c: self.force[c].summary() for c in COMPONENTS},
                 "magnitude_pearson": self.magnitude.summary()["pearson"],
                 "error_percentiles": percentiles,
+                "rmse_ci95": ci["force_rmse_ci95"],
+                "mae_ci95": ci["force_mae_ci95"],
+                "r2_ci95": ci["force_r2_ci95"],
             },
             "angular_error_deg": {
                 "mean": self.angle.mean(),
@@ -188,14 +199,17 @@ class ErrorStats:
                 "counted": int(self.angle.n),
                 "skipped_small_force": int(self.angle_skipped),
                 "min_force": MIN_FORCE_FOR_ANGLE,
+                "mean_ci95": ci["angular_mean_deg_ci95"],
             },
             "per_element": {
                 e: {**s["force"].summary(), "angular_mean_deg": s["angle"].mean(),
                     "angular_median_deg": s["angle"].quantile(0.5)}
                 for e, s in self.per_element.items() if s["force"].n
             },
-            "energy_per_atom": self.energy.summary(),
+            "energy_per_atom": {**self.energy.summary(), "rmse_ci95": ci["energy_rmse_per_atom_ci95"],
+                                "mae_ci95": ci["energy_mae_per_atom_ci95"]},
             "stress_gpa": self.stress.summary() if self.stress.n else None,
+            "bootstrap": {"unit": "frame", "resamples": self.resamples, "seed": self.seed, "level": LEVEL},
         }
         return _finite(out)
 

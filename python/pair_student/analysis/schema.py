@@ -5,7 +5,9 @@
 ``enum``), so ``jsonschema.validate(doc, SCHEMA)`` works too where jsonschema is installed.
 Units: forces eV/A, energies eV/atom, stress GPa, angles degrees, time microseconds.
 Metrics that cannot be computed (e.g. R² of a constant target, stress without periodic
-frames) are ``null``.
+frames) are ``null``. Keys ending in ``_ci95`` are 95 % bootstrap intervals ``[lo, hi]`` over
+test frames (``null`` below two frames or where undefined); they and the paired comparison
+``force_rmse_vs_best`` are optional, so metrics.json files written before them still validate.
 """
 
 from __future__ import annotations
@@ -16,6 +18,13 @@ from ..registry import SIZES
 
 NUM = {"type": ["number", "null"]}
 COUNT = {"type": "integer", "minimum": 0}
+CI = {"type": ["array", "null"], "items": {"type": "number"}}
+BOOTSTRAP = {"type": "object", "required": ["unit", "resamples", "seed", "level"], "properties": {
+    "unit": {"type": "string", "enum": ["frame"]}, "resamples": COUNT, "seed": {"type": "integer"},
+    "level": {"type": "number", "minimum": 0, "maximum": 1}}}
+PAIRED = {"type": ["object", "null"], "required": ["best", "ratio", "ratio_ci95", "verdict"], "properties": {
+    "best": {"type": "string"}, "ratio": NUM, "ratio_ci95": CI, "difference": NUM, "difference_ci95": CI,
+    "verdict": {"type": "string", "enum": ["A better", "B better", "tie"]}, "frames": COUNT}}
 PAIR_STATS = {
     "type": "object",
     "required": ["count", "r2", "rmse", "mae", "pearson"],
@@ -31,6 +40,7 @@ FORCE = {
         "magnitude_pearson": NUM,
         "error_percentiles": {"type": "object", "required": ["p50", "p90", "p95", "p99"],
                               "additionalProperties": NUM},
+        "rmse_ci95": CI, "mae_ci95": CI, "r2_ci95": CI,
     },
 }
 STUDENT = {
@@ -50,12 +60,14 @@ STUDENT = {
             "type": "object",
             "required": ["mean", "median", "p90", "counted", "skipped_small_force", "min_force"],
             "properties": {"mean": NUM, "median": NUM, "p90": NUM, "counted": COUNT,
-                           "skipped_small_force": COUNT, "min_force": {"type": "number", "minimum": 0}},
+                           "skipped_small_force": COUNT, "min_force": {"type": "number", "minimum": 0},
+                           "mean_ci95": CI},
         },
         "per_element": {"type": "object", "additionalProperties": {
             "type": "object", "required": ["count", "r2", "rmse", "mae", "angular_mean_deg"],
             "properties": {**PAIR_STATS["properties"], "angular_mean_deg": NUM, "angular_median_deg": NUM}}},
-        "energy_per_atom": PAIR_STATS,
+        "energy_per_atom": {**PAIR_STATS, "properties": {**PAIR_STATS["properties"], "rmse_ci95": CI,
+                                                         "mae_ci95": CI}},
         "stress_gpa": {"type": ["object", "null"], "properties": PAIR_STATS["properties"]},
         "speed": {"type": "object", "required": ["us_per_atom", "device", "threads"],
                   "properties": {"us_per_atom": NUM, "device": {"type": "string"}, "threads": COUNT}},
@@ -64,6 +76,8 @@ STUDENT = {
             "status": {"type": "string", "enum": ["pass", "fail", "report only"]},
             "target": {"type": ["object", "null"]}}},
         "figure": {"type": ["string", "null"]},
+        "bootstrap": BOOTSTRAP,
+        "force_rmse_vs_best": PAIRED,
     },
 }
 SCHEMA: Dict[str, Any] = {
@@ -78,6 +92,7 @@ SCHEMA: Dict[str, Any] = {
         "frames_file": {"type": ["string", "null"]},
         "frames": COUNT,
         "students": {"type": "array", "items": STUDENT},
+        "best_force_rmse": {"type": ["string", "null"]},
     },
 }
 
