@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
+from pair_student.analysis.bootstrap import compare_rmse
 from pair_student.registry import SPEED_TARGETS_VS_SW
 
 from .speed import TEACHER_MIN_ATOMS
@@ -20,6 +21,32 @@ def fmt(x, digits: int = 3) -> str:
     if isinstance(x, float):
         return f"{x:.{digits}g}"
     return str(x)
+
+
+def fmt_ci(x, ci, digits: int = 3) -> str:
+    """``0.0533 [0.0471, 0.0601]``: a value with its 95 % interval (the value alone without one)."""
+    if not ci or fmt(x, digits) == "–":
+        return fmt(x, digits)
+    return f"{fmt(x, digits)} [{fmt(float(ci[0]), digits)}, {fmt(float(ci[1]), digits)}]"
+
+
+def paired(a: Dict[str, object], b: Dict[str, object]) -> Optional[Dict[str, object]]:
+    """Paired bootstrap of rows ``a`` and ``b`` (RMSE_a / RMSE_b, verdict "A better" / "B better" /
+    "tie") from the per-frame squared errors both rows keep; None for a row scored before they were
+    kept or on other frames."""
+    acc_a, acc_b = a.get("accuracy") or {}, b.get("accuracy") or {}
+    sse_a, sse_b = acc_a.get("frame_force_sse"), acc_b.get("frame_force_sse")
+    comps = acc_a.get("frame_force_components")
+    if not sse_a or not sse_b or len(sse_a) != len(sse_b) or comps != acc_b.get("frame_force_components"):
+        return None
+    boot = acc_a.get("bootstrap") or {}
+    return compare_rmse(sse_a, sse_b, comps, **{k: boot[k] for k in ("resamples", "seed") if k in boot})
+
+
+def best_peer(entries) -> Optional[Dict[str, object]]:
+    """The fitted peer (SNAP, POD, ...) with the lowest force RMSE."""
+    peers = [e for e in entries if e["kind"] == "peer" and (e.get("accuracy") or {}).get("force_rmse") is not None]
+    return min(peers, key=lambda e: e["accuracy"]["force_rmse"]) if peers else None
 
 
 def pareto_cost(entry: Dict[str, object], size: int) -> Optional[float]:
@@ -53,21 +80,47 @@ def analyse(system: Dict[str, object], pareto_size: int) -> Dict[str, object]:
             front.append(name)
     sw = [points[e["name"]][1] for e in entries if e["kind"] == "classical" and e["name"].startswith("SW")]
     teacher = (system.get("teacher") or {}).get("us_per_atom_step")
+    best = best_peer(entries)
     targets = []
     for e in entries:
         if e["kind"] != "student":
             continue
-        err, cost = points[e["name"]]
-        faster_better = [o for o, (o_err, o_cost) in points.items()
-                         if o != e["name"] and not o.startswith("student") and o_err is not None and err is not None
-                         and o_cost is not None and cost is not None and o_err <= err and o_cost <= cost]
+        cost = points[e["name"]][1]
+        faster_better, faster_tied = faster_and_as_accurate(e, entries, points)
+        vs_peer = paired(e, best) if best else None
         row = {"name": e["name"], "on_front_vs_peers": not faster_better, "dominated_by": faster_better,
+               "faster_tied": faster_tied,
+               "vs_best_peer": {"peer": best["name"], **vs_peer} if vs_peer else None,
                "cost_vs_sw": (cost / sw[0]) if sw and cost else None,
                "speedup_vs_teacher": (teacher / cost) if teacher and cost else None,
                "overhead_pct": student_overhead(e, 10000)}
         row["sw_target"] = SPEED_TARGETS_VS_SW.get(e.get("size", ""))
         targets.append(row)
     return {"front": front, "pareto_size": pareto_size, "targets": targets}
+
+
+def faster_and_as_accurate(student: Dict[str, object], entries, points) -> Tuple[List[str], List[str]]:
+    """The non-student rows at least as fast as ``student`` that are more accurate (paired
+    bootstrap: better at 95 %) and those whose accuracy is a tie with it. Rows without per-frame
+    errors (an older bench.json) fall back to comparing the bare RMSEs, a tie counting as better."""
+    err, cost = points[student["name"]]
+    better: List[str] = []
+    tied: List[str] = []
+    if err is None or cost is None:
+        return better, tied
+    for other in entries:
+        o_err, o_cost = points[other["name"]]
+        if other["kind"].startswith("student") or o_err is None or o_cost is None or o_cost > cost:
+            continue
+        pair = paired(other, student)
+        if pair is None:
+            if o_err <= err:
+                better.append(other["name"])
+        elif pair["verdict"] == "A better":
+            better.append(other["name"])
+        elif pair["verdict"] == "tie":
+            tied.append(other["name"])
+    return better, tied
 
 
 def kind_table(potentials) -> list:
@@ -98,11 +151,24 @@ def markdown(results: Dict[str, object]) -> str:
            "LAMMPS `run 0` on each test frame. Cost: LAMMPS `Loop time` of NVE MD / (atoms x steps). "
            "Teacher cost: one `teacher.compute` (E, F, stress) called from Python, 1 thread, on the demo "
            f"structure replicated to at least {TEACHER_MIN_ATOMS} atoms.", ""]
+    out += intervals_note(results)
     for name, system in results["systems"].items():
         out += system_section(name, system)
     for note in results.get("notes", []):
         out.append(f"- {note}")
     return "\n".join(out) + "\n"
+
+
+def intervals_note(results: Dict[str, object]) -> List[str]:
+    """What the brackets mean, for a result whose rows carry intervals (older ones do not)."""
+    boot = next((e["accuracy"]["bootstrap"] for system in results["systems"].values()
+                 for e in system["potentials"] if (e.get("accuracy") or {}).get("bootstrap")), None)
+    if boot is None:
+        return []
+    return [f"In brackets: 95 % bootstrap interval over the test frames (whole frames resampled with replacement, "
+            f"since the atoms of a frame err together; {boot['resamples']:,} resamples, seed {boot['seed']}). "
+            "Students are ranked against peers by a paired bootstrap of the RMSE ratio on the same resampled "
+            "frames.", ""]
 
 
 def system_section(name: str, system: Dict[str, object]) -> List[str]:
@@ -134,7 +200,8 @@ def potential_row(entry: Dict[str, object], sizes: List[int], on_front: bool) ->
     marginal = None
     if len(rows) >= 2 and rows[-1]["natoms"] > rows[0]["natoms"]:
         marginal = 1024 * (rows[-1]["max_rss_mb"] - rows[0]["max_rss_mb"]) / (rows[-1]["natoms"] - rows[0]["natoms"])
-    cells = [entry["name"], entry["kind"], fmt(acc.get("force_rmse")), fmt(acc.get("force_mae")),
+    cells = [entry["name"], entry["kind"], fmt_ci(acc.get("force_rmse"), acc.get("force_rmse_ci95")),
+             fmt_ci(acc.get("force_mae"), acc.get("force_mae_ci95")),
              fmt(acc.get("force_r2"), 4)]
     cells += [fmt(serial[n]["us_per_atom_step"]) if n in serial else "–" for n in sizes]
     cells += [fmt(speedup), fmt(rows[-1]["max_rss_mb"] if rows else None, 4), fmt(marginal), "yes" if on_front else ""]
@@ -151,15 +218,30 @@ def potential_table(potentials, front) -> List[str]:
 def targets_table(targets) -> List[str]:
     if not targets:
         return []
-    out = ["", "Targets (reported, not asserted):", "",
-           "| student | no peer faster AND more accurate | cost / SW | SW target | speed-up vs teacher | pair-style overhead % |",
-           "|---|---|---|---|---|---|"]
+    out = ["", "Targets (reported, not asserted). Accuracy against a peer is a paired bootstrap over the same "
+           "test frames: \"more accurate\" means at 95 %; \"tie\" means the frames cannot separate the two.", "",
+           "| student | no peer faster AND more accurate | force RMSE / best peer's [95 %] | cost / SW | SW target "
+           "| speed-up vs teacher | pair-style overhead % |",
+           "|---|---|---|---|---|---|---|"]
     for t in targets:
         front = "yes" if t["on_front_vs_peers"] else "no (" + ", ".join(t["dominated_by"]) + ")"
-        out.append(f"| {t['name']} | {front} | {fmt(t['cost_vs_sw'])} | "
+        if t.get("faster_tied"):
+            front += "; tie in accuracy with faster " + ", ".join(t["faster_tied"])
+        out.append(f"| {t['name']} | {front} | {vs_peer_cell(t.get('vs_best_peer'))} | {fmt(t['cost_vs_sw'])} | "
                    f"{'≤ %gx' % t['sw_target'] if t['sw_target'] else '–'} | {fmt(t['speedup_vs_teacher'])} | "
                    f"{fmt(t['overhead_pct'])} |")
     return out
+
+
+def vs_peer_cell(pair: Optional[Dict[str, object]]) -> str:
+    """``0.83 [0.76, 0.91] better than UF3``, ``... tie with UF3`` or ``... worse than UF3``."""
+    if not pair:
+        return "–"
+    word = {"A better": "better than", "B better": "worse than", "tie": "tie with"}[pair["verdict"]]
+    ratio, ci = pair["ratio"], pair.get("ratio_ci95")
+    # fixed decimals: a ratio of 1.003 must not print as "1" beside an interval that excludes 1
+    text = "–" if ratio is None else f"{ratio:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+    return f"{text} {word} {pair['peer']}"
 
 
 def time_split_table(students) -> List[str]:
@@ -215,10 +297,14 @@ def plot(results: Dict[str, object], path: Path) -> Optional[Path]:
         points = [(e, e.get("accuracy", {}).get("force_rmse"), pareto_cost(e, size)) for e in system["potentials"]]
         points = [(e, err, cost) for e, err, cost in points if err is not None and cost is not None]
         edge = rmse_axis_end([err for _, err, _ in points])
-        for e, err, cost in points:
+        for k, (e, err, cost) in enumerate(points):
             clipped = err > edge
             label = f"{e['name']} (RMSE {err:.3g}) ->" if clipped else e["name"]
-            ax.scatter(min(err, edge), cost, marker=markers[e["kind"]], s=50)
+            ax.scatter(min(err, edge), cost, marker=markers[e["kind"]], s=50, color=f"C{k % 10}")
+            ci = e["accuracy"].get("force_rmse_ci95")
+            if ci and not clipped:  # the 95 % interval over test frames, cut at the axis end
+                ax.errorbar(err, cost, xerr=[[err - ci[0]], [min(ci[1], edge) - err]], fmt="none",
+                            ecolor=f"C{k % 10}", elinewidth=1, capsize=2)
             ax.annotate(label, (min(err, edge), cost), fontsize=7, xytext=(-6, 3) if clipped else (3, 3),
                         textcoords="offset points", ha="right" if clipped else "left")
         teacher = system.get("teacher")
@@ -228,7 +314,7 @@ def plot(results: Dict[str, object], path: Path) -> Optional[Path]:
                         xytext=(3, -10), textcoords="offset points")
         ax.set_yscale("log")
         ax.set_xlim(-0.01, 1.05 * edge)
-        ax.set_xlabel("force RMSE vs teacher (eV/Å)")
+        ax.set_xlabel("force RMSE vs teacher (eV/Å); bars: 95 % interval over test frames")
         ax.set_ylabel(f"µs per atom-step in LAMMPS (~{size} atoms, 1 core)")
         ax.set_title(name)
         ax.grid(alpha=0.3, which="both")

@@ -305,3 +305,80 @@ def test_the_harness_runs_from_the_checkout_and_writes_into_its_out():
     run = subprocess.run([sys.executable, "-m", "benchmarks", "floor", "--help"], cwd=ROOT, capture_output=True,
                          text=True, check=True)
     assert run.stdout.startswith("usage: python -m benchmarks floor")
+
+
+def test_accuracy_carries_frame_intervals_and_per_frame_errors():
+    """Synthetic frames whose error scale differs frame to frame: the accuracy keys hold 95 %
+    intervals around the point values, each frame's squared error for paired comparisons, and an
+    energy interval that a constant energy offset (another reference energy) does not move."""
+    from benchmarks.evaluate import accuracy_intervals, energy_mae_interval
+    from pair_student.analysis.metrics import Moments
+
+    rng = np.random.default_rng(0)
+    frames, predicted, forces = [], [], Moments()
+    for k in range(30):
+        atoms = bulk("Si", "diamond", a=5.431)
+        target = rng.normal(size=(len(atoms), 3))
+        atoms.calc = SinglePointCalculator(atoms, forces=target)
+        frames.append(atoms)
+        predicted.append(target + 0.05 * np.exp(rng.normal()) * rng.normal(size=target.shape))
+        forces.add(target, predicted[-1])
+    energy = rng.normal(scale=1e-3, size=30)
+    acc = accuracy_intervals(frames, predicted, energy)
+    point = forces.summary()
+    for key in ("rmse", "mae", "r2"):
+        lo, hi = acc[f"force_{key}_ci95"]
+        assert lo < point[key] < hi, key
+    assert len(acc["frame_force_sse"]) == 30 and acc["frame_force_components"] == [6] * 30
+    assert np.sqrt(sum(acc["frame_force_sse"]) / 180) == pytest.approx(point["rmse"])
+    lo, hi = acc["energy_mae_per_atom_ci95"]
+    assert lo < np.abs(energy - energy.mean()).mean() < hi
+    assert energy_mae_interval(energy + 5.0) == pytest.approx(acc["energy_mae_per_atom_ci95"])
+    assert acc["bootstrap"] == {"unit": "frame", "resamples": 2000, "seed": 0, "level": 0.95}
+    assert json.loads(json.dumps(acc)) == acc  # plain JSON, as bench.json needs
+
+
+def synthetic_system():
+    """Four rows on 150 shared test frames of very different difficulty: a student clearly better
+    than the best peer (UF3), one as good as UF3 but slower, UF3, and a faster, worse SNAP."""
+    rng = np.random.default_rng(1)
+    hard = np.exp(1.5 * rng.normal(size=150))
+
+    def row(name, kind, scale, cost, seed):
+        sse = scale * hard * np.random.default_rng(seed).uniform(0.8, 1.2, 150)
+        rmse = float(np.sqrt(sse.sum() / (150 * 96)))
+        speed = [{"natoms": 1000, "nprocs": 1, "us_per_atom_step": cost, "max_rss_mb": 100.0}]
+        return {"name": name, "kind": kind, "size": None, "speed": speed, "info": {},
+                "accuracy": {"force_rmse": rmse, "force_rmse_ci95": [0.9 * rmse, 1.1 * rmse], "force_mae": 0.5 * rmse,
+                             "frame_force_sse": sse.tolist(), "frame_force_components": [96] * 150,
+                             "bootstrap": {"unit": "frame", "resamples": 2000, "seed": 0, "level": 0.95}}}
+
+    return {"potentials": [row("student good", "student", 0.8, 20.0, 2), row("student same", "student", 1.0, 30.0, 3),
+                           row("UF3", "peer", 1.0, 25.0, 4), row("SNAP", "peer", 1.5, 10.0, 5)]}
+
+
+def test_students_are_ranked_against_the_best_peer_by_the_paired_ratio(tmp_path, monkeypatch):
+    from benchmarks.report import analyse, markdown, plot
+
+    system = synthetic_system()
+    system["analysis"] = analyse(system, 1000)
+    targets = {t["name"]: t for t in system["analysis"]["targets"]}
+    good, same = targets["student good"], targets["student same"]
+    assert good["vs_best_peer"]["peer"] == "UF3" and good["vs_best_peer"]["verdict"] == "A better"
+    assert good["vs_best_peer"]["ratio_ci95"][1] < 1
+    assert same["vs_best_peer"]["verdict"] == "tie"
+    # UF3 is faster than "student same" but not more accurate at 95 %: a tie, not a domination
+    assert same["on_front_vs_peers"] and same["faster_tied"] == ["UF3"] and same["dominated_by"] == []
+    results = {"machine": "test", "mode": "full", "lammps": "-", "torch": "-", "systems": {"si": system}}
+    text = markdown(results)
+    rmse = system["potentials"][0]["accuracy"]["force_rmse"]
+    assert f"| {rmse:.3g} [{0.9 * rmse:.3g}, {1.1 * rmse:.3g}] |" in text
+    assert "better than UF3" in text and "tie with UF3" in text and "tie in accuracy with faster UF3" in text
+    assert "2,000 resamples" in text
+    import matplotlib.axes
+
+    bars = []
+    original = matplotlib.axes.Axes.errorbar
+    monkeypatch.setattr(matplotlib.axes.Axes, "errorbar", lambda ax, *a, **k: bars.append(k["xerr"]) or original(ax, *a, **k))
+    assert plot(results, tmp_path / "bench.png").stat().st_size > 0
+    assert len(bars) == 4 and bars[0][0][0] == pytest.approx(0.1 * rmse)  # one 95 % bar per row, to its low end
