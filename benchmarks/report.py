@@ -218,8 +218,10 @@ def potential_table(potentials, front) -> List[str]:
 def targets_table(targets) -> List[str]:
     if not targets:
         return []
-    out = ["", "Targets (reported, not asserted). Accuracy against a peer is a paired bootstrap over the same "
-           "test frames: \"more accurate\" means at 95 %; \"tie\" means the frames cannot separate the two.", "",
+    how = ("Accuracy against a peer is a paired bootstrap over the same test frames: \"more accurate\" means "
+           "at 95 %; \"tie\" means the frames cannot separate the two." if any(t.get("vs_best_peer") for t in targets)
+           else "Accuracy compares bare RMSEs: these rows predate per-frame errors (`--rescore` adds them).")
+    out = ["", f"Targets (reported, not asserted). {how}", "",
            "| student | no peer faster AND more accurate | force RMSE / best peer's [95 %] | cost / SW | SW target "
            "| speed-up vs teacher | pair-style overhead % |",
            "|---|---|---|---|---|---|---|"]

@@ -374,7 +374,7 @@ def test_students_are_ranked_against_the_best_peer_by_the_paired_ratio(tmp_path,
     rmse = system["potentials"][0]["accuracy"]["force_rmse"]
     assert f"| {rmse:.3g} [{0.9 * rmse:.3g}, {1.1 * rmse:.3g}] |" in text
     assert "better than UF3" in text and "tie with UF3" in text and "tie in accuracy with faster UF3" in text
-    assert "2,000 resamples" in text
+    assert "2,000 resamples" in text and "paired bootstrap over the same test frames" in text
     import matplotlib.axes
 
     bars = []
