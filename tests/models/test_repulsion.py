@@ -11,7 +11,8 @@ from ase.neighborlist import neighbor_list
 from pair_student.contract import load_student, save_student
 from pair_student.graph import atoms_to_graph, edge_forces
 from pair_student.models import build_student
-from pair_student.models.repulsion import core_windows, dimer_slopes, fit_windows, shortest_distances, switch, zbl
+from pair_student.models.repulsion import (core_windows, dimer_slopes, fit_windows, push_slopes, shortest_distances,
+                                          switch, zbl)
 from pair_student.models.student_file import model_from_student_file
 from pair_student.models.tabulated import tabulate
 from pair_student.runtime.runner import read_dump, run_lammps
@@ -140,18 +141,25 @@ def test_windows_need_symmetry_order_and_positive_distances():
     assert outer.tolist()[1] == outer.tolist()[2] == 2.0 and 1.5 < outer[0] < 2.5 and np.allclose(inner, 0.6 * outer)
 
 
-def test_fit_windows_leaves_every_dimer_repulsive_and_never_raises_a_window():
-    m = local_model(seed=2)
+def test_fit_windows_makes_pairs_repulsive_below_their_windows_and_never_raises_one():
+    m = local_model(seed=1)
     start = torch.full((4,), 3.2, dtype=torch.float64)
     m.set_core_repulsion(0.6 * start, start)
-    r = torch.linspace(0.2, 3.2, 200, dtype=torch.float64)
-    attracting = [(i, j) for i in range(2) for j in range(2) if dimer_slopes(m, i, j, r).max() >= 0]
-    assert attracting, "the fixture should need a window moved"
-    report = fit_windows(m)
+    probe = distorted_cell()
+    report = fit_windows(m, [probe], fractions=(0.6, 0.8), step=0.1)
     assert set(report) == {"Al-Al", "Al-Cu", "Cu-Cu"}
-    for i in range(2):
-        for j in range(2):
-            outer = m.core_outer.view(2, 2)[i, j].item()
-            assert outer <= 3.2 and m.core_inner.view(2, 2)[i, j].item() == pytest.approx(0.6 * outer)
-            assert dimer_slopes(m, i, j, torch.linspace(0.2, outer, 500, dtype=torch.float64)).max() < 0
-    assert any(v["outer"] < 3.2 for v in report.values())
+    assert report["Al-Cu"]["repulsive"] and report["Cu-Cu"]["repulsive"]
+    for i, j, name in ((0, 0, "Al-Al"), (0, 1, "Al-Cu"), (1, 1, "Cu-Cu")):
+        outer, inner = m.core_outer.view(2, 2)[i, j].item(), m.core_inner.view(2, 2)[i, j].item()
+        assert outer == report[name]["outer"] <= 3.2 and inner == pytest.approx(report[name]["inner"])
+        assert any(inner == pytest.approx(f * outer) for f in (0.6, 0.8))
+        steepest = dimer_slopes(m, i, j, torch.linspace(0.2, outer, 240, dtype=torch.float64)).max().item()
+        assert (steepest < 0) == report[name]["repulsive"]  # the report says what the model does
+    moved = [k for k, v in report.items() if v["outer"] < 3.2 or v["inner"] != pytest.approx(0.6 * 3.2)]
+    assert moved, "the fixture should need a window moved or narrowed"
+    # pushed together inside the probe, the closest Al-Cu pair repels below its window too
+    d = probe.get_all_distances(mic=True)
+    al, cu = np.flatnonzero(probe.numbers == 13), np.flatnonzero(probe.numbers == 29)
+    a, b = np.unravel_index(d[np.ix_(al, cu)].argmin(), (len(al), len(cu)))
+    outer = report["Al-Cu"]["outer"]
+    assert push_slopes(m, probe, int(al[a]), int(cu[b]), torch.linspace(0.2, outer, 40, dtype=torch.float64)).max() < 0

@@ -73,10 +73,10 @@ def export(
     """
     _check_options(format, dtype, quantize)
     model, meta, name = _source(checkpoint_or_module, name, metadata)
-    graphs = verification_graphs(frames or sample_frames(meta["elements"]), meta["elements"], meta["cutoff"],
-                                 getattr(torch, dtype))
+    frames = frames or sample_frames(meta["elements"])
+    graphs = verification_graphs(frames, meta["elements"], meta["cutoff"], getattr(torch, dtype))
     model = tabulated(model, table_points, graphs, meta)
-    model = with_core_repulsion(model, meta, core_from).to(getattr(torch, dtype)).eval()
+    model = with_core_repulsion(model, meta, core_from, frames).to(getattr(torch, dtype)).eval()
     if quantize:
         model = quantize_model(model, quantize).eval()
         name = f"{name}_{quantize}"

@@ -23,12 +23,14 @@ the repulsion existed have no such buffers and run unchanged.
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Sequence, Tuple
+from typing import Any, Dict, Mapping, Sequence, Tuple
 
+import numpy as np
 import torch
 from ase.data import atomic_numbers, covalent_radii
 
-from ..contract import EDGE_INDEX, EDGE_VECTORS, SPECIES
+from ..contract import EDGE_INDEX, EDGE_VECTORS, NUM_LOCAL, SPECIES
+from ..graph import atoms_to_graph, edge_forces
 
 INNER_FRACTION = 0.6
 """``inner = INNER_FRACTION * outer``: the learned part hands over to ZBL across the last 40 %
@@ -107,36 +109,92 @@ def dimer_slopes(model: torch.nn.Module, zi: int, zj: int, r: torch.Tensor) -> t
     return (grad[:k, 0] - grad[k:, 0]).detach()
 
 
-def fit_windows(model: torch.nn.Module, *, lowest: float = 0.2, points: int = 240, step: float = 0.02,
-                shortest_outer: float = 0.4) -> Dict[str, Dict[str, float]]:
-    """Make every isolated dimer repulsive from ``lowest`` up to its window's outer edge.
+def push_slopes(model: torch.nn.Module, atoms, i: int, j: int, r: torch.Tensor) -> torch.Tensor:
+    """dE/dr with atom ``j`` of ``atoms`` moved onto the line from atom ``i`` (its nearest image)
+    at the distances ``r``, everything else fixed: the pair pushed together in its environment."""
+    elements = list(model.elements)
+    bond = atoms.get_distance(i, j, mic=True, vector=True)
+    u = torch.as_tensor(bond / max(float((bond ** 2).sum() ** 0.5), 1e-12), dtype=torch.float64)
+    slopes = []
+    for x in r.tolist():
+        moved = atoms.copy()
+        moved.positions[j] = atoms.positions[i] + x * u.numpy()
+        g = atoms_to_graph(moved, model.cutoff, elements, dtype=torch.float64)
+        _, grad = model(g[SPECIES], g[EDGE_INDEX], g[EDGE_VECTORS], g[NUM_LOCAL])
+        force_on_j = edge_forces(g[EDGE_INDEX], grad.detach(), len(moved))[j]
+        slopes.append(-(force_on_j * u).sum())
+    return torch.stack(slopes)
 
-    Each pair's window starts at the shortest training distance. Where the learned isolated
-    dimer still attracts just below it (a like pair whose shortest distance in the data lies
-    above its dimer bond, as N-N in GaN), the window moves down in steps of ``step`` x its start
-    (keeping ``inner / outer``) until the dimer repels at every one of ``points`` distances
-    down to ``lowest``; a window never moves up, so the data stay outside it. Returns, per pair
-    ``"A-B"``, the shortest distance, the window chosen and the most attractive slope left
-    (eV/A, negative when the dimer repels everywhere). Raises ValueError when no window of at
-    least ``shortest_outer`` x the start works."""
-    n, elements = model.num_elements, model.elements
+
+def _closest_pairs(probes, elements: Sequence[str]) -> Dict[Tuple[int, int], list]:
+    """Per species pair (i <= j), ``(frame, a, b)`` for the closest such pair of atoms in each probe."""
+    found: Dict[Tuple[int, int], list] = {}
+    index = {e: k for k, e in enumerate(elements)}
+    for atoms in probes:
+        d = atoms.get_all_distances(mic=True)
+        d[np.diag_indices_from(d)] = np.inf
+        kinds = np.array([index[s] for s in atoms.get_chemical_symbols()])
+        for zi in range(len(elements)):
+            for zj in range(zi, len(elements)):
+                mask = (kinds[:, None] == zi) & (kinds[None, :] == zj)
+                if mask.any():
+                    a, b = np.unravel_index(np.where(mask, d, np.inf).argmin(), d.shape)
+                    found.setdefault((zi, zj), []).append((atoms, int(a), int(b)))
+    return found
+
+
+def _worst_slope(model, zi: int, zj: int, top: float, pushes, lowest: float, points: int) -> float:
+    """The steepest dE/dr below ``top``: dimers first (one batched call), the pushes in their
+    environments (a graph per distance) only for a window whose dimer already repels."""
+    r = torch.linspace(lowest, top, points, dtype=torch.float64)
+    worst = dimer_slopes(model, zi, zj, r).max().item()
+    for atoms, a, b in pushes:
+        if worst >= 0.0:
+            break
+        worst = max(worst, push_slopes(model, atoms, a, b, r[:: max(1, points // 40)]).max().item())
+    return worst
+
+
+def fit_windows(model: torch.nn.Module, probes: Sequence = (), *, lowest: float = 0.2, points: int = 240,
+                fractions: Sequence[float] = (0.6, 0.7, 0.8, 0.9), step: float = 0.04,
+                shortest_outer: float = 0.6) -> Dict[str, Dict[str, Any]]:
+    """Choose each pair's window so that the pair repels from the window's outer edge down to
+    ``lowest``: as an isolated dimer, and pushed together inside each of ``probes`` (ASE
+    structures, e.g. training frames) with everything else fixed.
+
+    A window starts at the shortest training distance with ``inner / outer`` = the first of
+    ``fractions``. Where the pair still attracts somewhere below it (the learned function
+    extrapolates there), narrower windows are tried, then windows whose outer edge moves down
+    in steps of ``step`` x its start: never up, so the data stay outside every window. Between
+    a lowered outer edge and the shortest distance the student keeps what it learned, which
+    for a like pair that the data never bring close (Ga-Ga, N-N in GaN: bound as dimers, as
+    the real ones are) may attract. The first window that repels everywhere below it is kept;
+    if none does, the one with the least attraction, marked ``"repulsive": False``. Returns
+    per pair ``"A-B"``: shortest, inner, outer, the steepest slope below outer (eV/A,
+    negative: repulsive everywhere) and ``repulsive``."""
+    n, elements = model.num_elements, list(model.elements)
     inner, outer = model.core_inner.clone().view(n, n), model.core_outer.clone().view(n, n)
-    report: Dict[str, Dict[str, float]] = {}
+    pushes = _closest_pairs(probes, elements)
+    report: Dict[str, Dict[str, Any]] = {}
     for i in range(n):
         for j in range(i, n):
-            start, fraction = outer[i, j].item(), inner[i, j].item() / outer[i, j].item()
-            for k in range(int((1.0 - shortest_outer) / step) + 1):
-                o = start * (1.0 - step * k)
-                inner[i, j] = inner[j, i] = fraction * o
-                outer[i, j] = outer[j, i] = o
-                model.set_core_repulsion(inner.reshape(-1), outer.reshape(-1))
-                r = torch.linspace(lowest, o, points, dtype=torch.float64)
-                worst = dimer_slopes(model, i, j, r).max().item()
-                if worst < 0.0:
+            start, best = outer[i, j].item(), None
+            for k in range(int(round((1.0 - shortest_outer) / step)) + 1):
+                for fraction in fractions:
+                    o = start * (1.0 - step * k)
+                    inner[i, j] = inner[j, i] = fraction * o
+                    outer[i, j] = outer[j, i] = o
+                    model.set_core_repulsion(inner.reshape(-1), outer.reshape(-1))
+                    worst = _worst_slope(model, i, j, o, pushes.get((i, j), []), lowest, points)
+                    if best is None or worst < best[0]:
+                        best = (worst, fraction * o, o)
+                    if worst < 0.0:
+                        break
+                if best[0] < 0.0:
                     break
-            else:
-                raise ValueError(f"the {elements[i]}-{elements[j]} dimer still attracts with its core window at "
-                                 f"{o:.3f} A; the student's learned short-range part is unusable")
-            report[f"{elements[i]}-{elements[j]}"] = {"shortest": start, "inner": fraction * o, "outer": o,
-                                                      "max_slope": worst}
+            inner[i, j] = inner[j, i] = best[1]
+            outer[i, j] = outer[j, i] = best[2]
+            model.set_core_repulsion(inner.reshape(-1), outer.reshape(-1))
+            report[f"{elements[i]}-{elements[j]}"] = {"shortest": start, "inner": best[1], "outer": best[2],
+                                                      "max_slope": best[0], "repulsive": best[0] < 0.0}
     return report
