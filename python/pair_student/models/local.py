@@ -28,6 +28,19 @@ runs all of them at the cost of ``shared``:
   own linear combination of the shared hidden features (ACE's per-pair radial coefficients);
 * ``pair_mlp``: the whole MLP per pair.
 
+New models stay ``shared`` because no per-pair mode won clearly on ethanol (tiny, 8 Bessel
+functions, seed 0, 30 epochs each): on the 56 test frames that are not rattles the force MAE fell
+from 0.099 eV/A to 0.074 (pair_out), 0.079 (pair_mlp) and 0.089 (pair_scale), the mean angular
+error from 6.4 to 4.0, 4.9 and 5.5 degrees; but on the 11 rattled frames the RMSE rose from 0.57
+to 1.67, 0.86 and 1.08 eV/A, so the test RMSE got worse (0.27 against 0.69, 0.37 and 0.46): a
+radial function of one pair, fitted from that pair's edges only, extrapolates worse into squeezed
+bonds. A training step costs +29 % (pair_out), +66 % (pair_mlp) and +3 % (pair_scale) on
+ethanol batches (144 edges), +1 to +15 % on GaN ones (6400 edges). On GaN, the case of issue 22
+(Tersoff teacher, 200 frames of 72 atoms, ultra-tiny, 16 epochs each), pair_out lowered the test
+force RMSE from 0.64 to 0.53 eV/A, the MAE from 0.250 to 0.228 and the energy MAE from 9.4 to 4.7
+meV/atom (8 epochs: 0.68 to 0.57); try ``--model '{"radial_mode": "pair_out"}'`` there, and make
+it the presets' mode once the sevennet GaN set confirms it.
+
 The Cartesian moments are the l <= 2 spherical-harmonic moments of ACE written as tensors;
 the channel mixings ``W`` make the invariants products across channels, not only squares.
 Only local atoms are centres, so under MPI LAMMPS needs one ghost shell of ``cutoff`` and the
