@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pair_student.contract import read_metadata
-from pair_student.export import ExportVerificationError, export, load_source, sample_frames
+from pair_student.export import TABULATION_TOLERANCE, ExportVerificationError, export, load_source, sample_frames
 from pair_student.export.frames import verification_graphs
 from pair_student.export.verify import differences, onnx_runner, torchscript_runner
 from pair_student.models import LocalStudent, ReferenceStudent
@@ -42,6 +42,20 @@ def test_tabulated_onnx_equals_the_torchscript_file(tmp_path, local, table_file,
 
     props = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
     assert '"points": 64' in props["provenance"]
+
+
+@pytest.mark.parametrize("radial_mode", ["pair_out", "pair_mlp"])
+def test_species_resolved_students_tabulate_to_the_same_onnx(tmp_path, radial_mode):
+    """The per-pair radial networks exist only before tabulation: their files, and the ONNX
+    made from them, are tables like any other."""
+    torch.manual_seed(1)
+    model = LocalStudent(ELEMENTS, 4.0, channels=6, num_basis=8, radial_hidden=12, hidden=16,
+                         radial_mode=radial_mode).double().eval()
+    pt = export(model, out=tmp_path / "pair_traced.pt", table_points=64)
+    onnx_path = export(pt, format="onnx", out=tmp_path)
+    diff = differences(onnx_runner(onnx_path), torchscript_runner(pt, torch.float64), graphs_for("float64"))
+    assert max(diff.values()) < 1e-10, diff
+    assert differences(onnx_runner(onnx_path), model, graphs_for("float64"))["forces"] < TABULATION_TOLERANCE
 
 
 def test_local_student_keeps_its_network_on_request(tmp_path, local):

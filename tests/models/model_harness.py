@@ -11,9 +11,10 @@ ELEMENTS = ["Al", "Cu"]
 CUTOFF = 4.0
 
 
-def local_model(lmax=2, seed=0, num_basis=8):
+def local_model(lmax=2, seed=0, num_basis=8, radial_mode="shared"):
     torch.manual_seed(seed)
-    m = LocalStudent(ELEMENTS, CUTOFF, channels=6, num_basis=num_basis, radial_hidden=12, hidden=16, lmax=lmax).double().eval()
+    m = LocalStudent(ELEMENTS, CUTOFF, channels=6, num_basis=num_basis, radial_hidden=12, hidden=16, lmax=lmax,
+                     radial_mode=radial_mode).double().eval()
     with torch.no_grad():  # random non-trivial readout so every invariant matters
         for p in m.parameters():
             p.add_(0.3 * torch.randn_like(p))

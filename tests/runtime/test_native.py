@@ -2,27 +2,34 @@
 forward (through the ASE calculator and through ``kernel torch``), for every lmax, on two
 elements, with ghosts and on 2 ranks; clear errors when it cannot run."""
 
+import numpy as np
 import pytest
 import torch
 
 from runtime_harness import assert_close, assert_lammps_error, gan_supercell, QUANTITIES, reference, run, run_student
 from pair_student.contract import save_student
+from pair_student.export import TABULATION_TOLERANCE
+from pair_student.graph import atoms_to_graph, edge_forces
 from pair_student.models import LocalStudent
 from pair_student.models.tabulated import tabulate
 
 ELEMENTS = ["Ga", "N"]
 
 
-def tabulated_model(path, lmax=2, points=64, first_bias=None, hidden=12, readout_layers=2):
+def network_model(lmax=2, first_bias=None, hidden=12, readout_layers=2, radial_mode="shared"):
     torch.manual_seed(lmax)
     model = LocalStudent(ELEMENTS, 4.5, channels=5, radial_hidden=8, hidden=hidden, lmax=lmax,
-                         readout_layers=readout_layers).double()
+                         readout_layers=readout_layers, radial_mode=radial_mode).double()
     with torch.no_grad():  # non-trivial pair biases and readout, so every table row and invariant differs
         for p in model.parameters():
             p.add_(0.3 * torch.randn_like(p))
         if first_bias is not None:
             model.readout_in.bias.copy_(torch.as_tensor(first_bias, dtype=torch.float64))
-    table = tabulate(model, points)
+    return model
+
+
+def tabulated_model(path, lmax=2, points=64, first_bias=None, hidden=12, readout_layers=2, radial_mode="shared"):
+    table = tabulate(network_model(lmax, first_bias, hidden, readout_layers, radial_mode), points)
     return save_student(table, path, {"elements": ELEMENTS, "cutoff": 4.5})
 
 
@@ -39,6 +46,23 @@ def test_native_kernel_equals_ase_and_torch_kernel(tmp_path, lmax):
     for key in QUANTITIES:
         assert_close(native[key], ref[key], what=f"native vs ASE {key}")
         assert_close(native[key], torch_run[key], what=f"native vs kernel torch {key}")
+
+
+@pytest.mark.parametrize("radial_mode", ["pair_scale", "pair_out", "pair_mlp"])
+def test_native_kernel_runs_species_resolved_radial_modes(tmp_path, radial_mode):
+    """Every radial mode is a table per ordered pair: the kernel equals the TorchScript file
+    exactly, and the network it was tabulated from within export's tolerance."""
+    path = tabulated_model(tmp_path / "model.pt", points=256, radial_mode=radial_mode)
+    native = run_student(tmp_path / "native", gan_supercell(), path, boundary="p p p", specorder=ELEMENTS)
+    assert "native kernel" in native["output"]
+    ref = reference(native["atoms"], path)
+    for key in QUANTITIES:
+        assert_close(native[key], ref[key], what=f"native vs ASE {key}")
+    network = network_model(radial_mode=radial_mode)
+    graph = atoms_to_graph(native["atoms"], 4.5, ELEMENTS)
+    _, grad = network(graph["species"], graph["edge_index"], graph["edge_vectors"], graph["num_local"])
+    forces = edge_forces(graph["edge_index"], grad, len(native["atoms"])).detach().numpy()
+    assert np.linalg.norm(native["forces"] - forces) / np.linalg.norm(forces) < TABULATION_TOLERANCE
 
 
 def test_native_kernel_float32_and_two_ranks(tmp_path):

@@ -74,9 +74,12 @@ def _core(scripted: torch.jit.ScriptModule) -> Dict[str, Any]:
 
 
 def _local(scripted: torch.jit.ScriptModule, state: State, meta: Metadata) -> torch.nn.Module:
-    radial_hidden = int(state["radial_in.weight"].shape[0])
-    return LocalStudent(meta["elements"], meta["cutoff"], radial_hidden=radial_hidden, **_local_sizes(scripted, state),
-                        **_core(scripted))
+    # files written before radial_mode existed hold the shared network and no such attribute
+    mode = str(getattr(scripted, "radial_mode", "shared"))
+    radial_hidden = int(scripted.radial_hidden) if hasattr(scripted, "radial_hidden") \
+        else int(state["radial_in.weight"].shape[0])
+    return LocalStudent(meta["elements"], meta["cutoff"], radial_hidden=radial_hidden, radial_mode=mode,
+                        **_local_sizes(scripted, state), **_core(scripted))
 
 
 def _tabulated(scripted: torch.jit.ScriptModule, state: State, meta: Metadata) -> torch.nn.Module:

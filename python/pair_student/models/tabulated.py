@@ -32,7 +32,9 @@ TABLE_ATTRIBUTES = ("radial_values", "radial_slopes", "table_spacing", "table_po
 holds the same list (``tabulated_attributes`` in ``pair_student/student_native_load.cpp``);
 ``tests/runtime/test_tabulated_agreement.py`` checks that the two agree."""
 
-_RADIAL_MODULES = ("radial_in", "radial_mid", "radial_out")
+# the radial network of every radial_mode (models/local.py), whichever of them the student has
+_RADIAL_MODULES = ("radial_in", "pair_bias", "radial_mid", "radial_out", "pair_scale", "pair_in_weight",
+                   "pair_in_bias", "pair_mid_weight", "pair_mid_bias", "pair_out_weight")
 
 
 class TabulatedStudent(LocalStudent):
@@ -52,8 +54,9 @@ class TabulatedStudent(LocalStudent):
         self.load_state_dict(student.state_dict())
         self.to(next(student.parameters()).dtype)
         values, slopes = _sample_radial(self, points)
-        for name in _RADIAL_MODULES + ("pair_bias",):
-            delattr(self, name)
+        for name in _RADIAL_MODULES:
+            if hasattr(self, name):
+                delattr(self, name)
         # rows: pair * (points + 1) + node; slopes are d/dr times the spacing (Hermite form)
         self.register_buffer("radial_values", values)
         self.register_buffer("radial_slopes", slopes)
