@@ -31,7 +31,8 @@ def with_core_repulsion(model: torch.nn.Module, meta: Dict[str, Any],
     ``core_repulsion``: per pair its shortest training distance, window and steepest slope left.
     ``core_from``: a labelled dataset whose training split gives the shortest distances. The
     pairs are pushed together in the first training frames of ``core_from`` or of the
-    checkpoint's own dataset where it still exists, else in ``frames``."""
+    checkpoint's own dataset where it still exists, else in ``frames``. A student file that
+    already records fitted windows keeps them (unless ``core_from`` asks to start again)."""
     if not isinstance(model, LocalStudent):
         if core_from is not None:
             raise ValueError("core repulsion applies to local students only; drop --core-from")
@@ -39,6 +40,8 @@ def with_core_repulsion(model: torch.nn.Module, meta: Dict[str, Any],
     if core_from is None and not model.has_core_repulsion():
         meta["provenance"] = {**(meta.get("provenance") or {}), "core_repulsion": None}
         return model
+    if core_from is None and (meta.get("provenance") or {}).get("core_repulsion"):
+        return model  # a re-exported file keeps the windows fitted from its training distances
     model = copy.deepcopy(model).to(torch.float64).eval()
     elements = list(model.elements)
     if core_from is not None:

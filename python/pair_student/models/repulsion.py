@@ -146,7 +146,8 @@ def _closest_pairs(probes, elements: Sequence[str]) -> Dict[Tuple[int, int], lis
 def _worst_slope(model, zi: int, zj: int, top: float, pushes, lowest: float, points: int) -> float:
     """The steepest dE/dr below ``top``: dimers first (one batched call), the pushes in their
     environments (a graph per distance) only for a window whose dimer already repels."""
-    r = torch.linspace(lowest, top, points, dtype=torch.float64)
+    # up to, not at, the outer edge: there the switch is flat and the slope is the learned one
+    r = torch.linspace(lowest, top, points + 1, dtype=torch.float64)[:-1]
     worst = dimer_slopes(model, zi, zj, r).max().item()
     for atoms, a, b in pushes:
         if worst >= 0.0:
