@@ -11,7 +11,7 @@ from ase.neighborlist import neighbor_list
 from pair_student.contract import load_student, save_student
 from pair_student.graph import atoms_to_graph, edge_forces
 from pair_student.models import build_student
-from pair_student.models.repulsion import (core_windows, dimer_slopes, fit_windows, push_slopes, shortest_distances,
+from pair_student.models.repulsion import (_closest_pairs, core_windows, dimer_slopes, fit_windows, push_slopes, shortest_distances,
                                           switch, zbl)
 from pair_student.models.student_file import model_from_student_file
 from pair_student.models.tabulated import tabulate
@@ -163,3 +163,15 @@ def test_fit_windows_makes_pairs_repulsive_below_their_windows_and_never_raises_
     a, b = np.unravel_index(d[np.ix_(al, cu)].argmin(), (len(al), len(cu)))
     outer = report["Al-Cu"]["outer"]
     assert push_slopes(m, probe, int(al[a]), int(cu[b]), torch.linspace(0.2, outer, 40, dtype=torch.float64)).max() < 0
+
+
+def test_a_lone_atom_of_an_element_gives_no_push_of_its_like_pair():
+    """One Al in the probe: there is no Al-Al pair to push (an atom pushed onto itself would have
+    no direction and a zero slope, read as 'not repulsive')."""
+    probe = distorted_cell()
+    probe.symbols[:] = "Cu"
+    probe.symbols[3] = "Al"
+    pushes = _closest_pairs([probe], ELEMENTS)
+    assert (0, 0) not in pushes and (0, 1) in pushes and (1, 1) in pushes
+    for _, a, b in pushes[(0, 1)] + pushes[(1, 1)]:
+        assert a != b

@@ -136,8 +136,8 @@ def _closest_pairs(probes, elements: Sequence[str]) -> Dict[Tuple[int, int], lis
         kinds = np.array([index[s] for s in atoms.get_chemical_symbols()])
         for zi in range(len(elements)):
             for zj in range(zi, len(elements)):
-                mask = (kinds[:, None] == zi) & (kinds[None, :] == zj)
-                if mask.any():
+                mask = (kinds[:, None] == zi) & (kinds[None, :] == zj) & np.isfinite(d)
+                if mask.any():  # an atom is never its own pair: one O in ethanol gives no O-O push
                     a, b = np.unravel_index(np.where(mask, d, np.inf).argmin(), d.shape)
                     found.setdefault((zi, zj), []).append((atoms, int(a), int(b)))
     return found
