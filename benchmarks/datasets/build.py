@@ -1,8 +1,12 @@
 """Build the demo datasets large enough to rank potentials: ~1,250 teacher-labelled frames per
 system, a stratified test split of >= 150 frames holding every kind of frame.
 
-    python -m benchmarks.datasets.build --system ethanol      # ~10 min on 2 cores
-    python -m benchmarks.datasets.build --system all          # si, gan, ethanol (~1 h)
+    python -m benchmarks.datasets.build --system ethanol
+    python -m benchmarks.datasets.build --system all          # ethanol, si, gan in turn
+
+Measured on a shared 2-core EPYC under nice 10 with a load of ~6: ethanol 52 min (teacher MD
+44 min, labels 8 min), si 77 min (SW MD 2 min, labels 75 min), gan ~2 h; on an idle core the
+labels run at ~5 ms per atom, about ten times faster.
 
 Writes ``benchmarks/datasets/large/<system>.extxyz.gz`` (ASE reads it as is:
 ``ase.io.read(path, ":")``) and ``<system>.json`` (frames per kind and split, shortest distance
