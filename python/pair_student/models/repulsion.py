@@ -146,9 +146,11 @@ def _closest_pairs(probes, elements: Sequence[str]) -> Dict[Tuple[int, int], lis
 def _worst_slope(model, zi: int, zj: int, top: float, pushes, lowest: float, points: int) -> float:
     """The steepest dE/dr below ``top``: dimers first (one batched call), the pushes in their
     environments (a graph per distance) only for a window whose dimer already repels."""
-    # up to, not at, the outer edge: there the switch is flat and the slope is the learned one
+    # up to, not at, the outer edge, where the switch is flat: just inside it the slope is the
+    # learned one, which must already repel, or the energy falls right below the window's edge
     r = torch.linspace(lowest, top, points + 1, dtype=torch.float64)[:-1]
-    worst = dimer_slopes(model, zi, zj, r).max().item()
+    edge = torch.tensor([top * (1.0 - 1e-6)], dtype=torch.float64)
+    worst = dimer_slopes(model, zi, zj, torch.cat([r, edge])).max().item()
     for atoms, a, b in pushes:
         if worst >= 0.0:
             break
