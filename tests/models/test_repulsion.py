@@ -154,7 +154,9 @@ def test_fit_windows_makes_pairs_repulsive_below_their_windows_and_never_raises_
         assert outer == report[name]["outer"] <= 3.2 and inner == pytest.approx(report[name]["inner"])
         assert any(inner == pytest.approx(f * outer) for f in (0.6, 0.8))
         steepest = dimer_slopes(m, i, j, torch.linspace(0.2, outer, 240, dtype=torch.float64)).max().item()
-        assert (steepest < 0) == report[name]["repulsive"]  # the report says what the model does
+        assert (steepest < 0) == (report[name]["max_slope"] < 0)  # the report says what the model does
+        push = report[name]["push_max_slope"]
+        assert report[name]["repulsive"] == (steepest < 0 and (push is None or push < 0))
     moved = [k for k, v in report.items() if v["outer"] < 3.2 or v["inner"] != pytest.approx(0.6 * 3.2)]
     assert moved, "the fixture should need a window moved or narrowed"
     # pushed together inside the probe, the closest Al-Cu pair repels below its window too

@@ -143,24 +143,59 @@ def _closest_pairs(probes, elements: Sequence[str]) -> Dict[Tuple[int, int], lis
     return found
 
 
-def _worst_slope(model, zi: int, zj: int, top: float, pushes, lowest: float, points: int) -> float:
-    """The steepest dE/dr below ``top``: dimers first (one batched call), the pushes in their
-    environments (a graph per distance) only for a window whose dimer already repels."""
+def _slopes(model, zi: int, zj: int, top: float, pushes, lowest: float, points: int) -> Tuple[float, float]:
+    """The steepest dE/dr below ``top`` of the isolated dimer (one batched call) and of the pushes
+    in their environments (a graph per distance; only for a window whose dimer already repels,
+    else ``inf``)."""
     # up to, not at, the outer edge, where the switch is flat: just inside it the slope is the
     # learned one, which must already repel, or the energy falls right below the window's edge
     r = torch.linspace(lowest, top, points + 1, dtype=torch.float64)[:-1]
     edge = torch.tensor([top * (1.0 - 1e-6)], dtype=torch.float64)
-    worst = dimer_slopes(model, zi, zj, torch.cat([r, edge])).max().item()
+    dimer = dimer_slopes(model, zi, zj, torch.cat([r, edge])).max().item()
+    if dimer >= 0.0:
+        return dimer, float("inf")
+    push = -float("inf")
     for atoms, a, b in pushes:
-        if worst >= 0.0:
+        push = max(push, push_slopes(model, atoms, a, b, r[:: max(1, points // 40)]).max().item())
+    return dimer, push
+
+
+def _fit_pair(model, i: int, j: int, pushes, lowest: float, points: int, fractions: Sequence[float],
+              step: float, shortest_outer: float) -> Dict[str, Any]:
+    """The window of pair (i, j), set in ``model``: the first candidate (see :func:`fit_windows`)
+    whose dimer and pushes repel, else the first whose dimer does, else the least attractive."""
+    n = model.num_elements
+    inner, outer = model.core_inner.clone().view(n, n), model.core_outer.clone().view(n, n)
+    start, chosen, dimer_only, least = outer[i, j].item(), None, None, None
+    for k in range(int(round((1.0 - shortest_outer) / step)) + 1):
+        for fraction in fractions:
+            o = start * (1.0 - step * k)
+            inner[i, j] = inner[j, i] = fraction * o
+            outer[i, j] = outer[j, i] = o
+            model.set_core_repulsion(inner.reshape(-1), outer.reshape(-1))
+            dimer, push = _slopes(model, i, j, o, pushes, lowest, points)
+            candidate = {"shortest": start, "inner": fraction * o, "outer": o, "max_slope": dimer,
+                         "push_max_slope": push if push != -float("inf") else None,
+                         "repulsive": dimer < 0.0 and push < 0.0}
+            if candidate["repulsive"]:
+                chosen = candidate
+                break
+            if dimer < 0.0 and dimer_only is None:
+                dimer_only = candidate
+            if least is None or max(dimer, push) < max(least["max_slope"], least["push_max_slope"] or -1e300):
+                least = candidate
+        if chosen:
             break
-        worst = max(worst, push_slopes(model, atoms, a, b, r[:: max(1, points // 40)]).max().item())
-    return worst
+    pick = chosen or dimer_only or least
+    inner[i, j] = inner[j, i] = pick["inner"]
+    outer[i, j] = outer[j, i] = pick["outer"]
+    model.set_core_repulsion(inner.reshape(-1), outer.reshape(-1))
+    return pick
 
 
 def fit_windows(model: torch.nn.Module, probes: Sequence = (), *, lowest: float = 0.2, points: int = 240,
                 fractions: Sequence[float] = (0.6, 0.7, 0.8, 0.9), step: float = 0.04,
-                shortest_outer: float = 0.6) -> Dict[str, Dict[str, Any]]:
+                shortest_outer: float = 0.4) -> Dict[str, Dict[str, Any]]:
     """Choose each pair's window so that the pair repels from the window's outer edge down to
     ``lowest``: as an isolated dimer, and pushed together inside each of ``probes`` (ASE
     structures, e.g. training frames) with everything else fixed.
@@ -168,36 +203,17 @@ def fit_windows(model: torch.nn.Module, probes: Sequence = (), *, lowest: float 
     A window starts at the shortest training distance with ``inner / outer`` = the first of
     ``fractions``. Where the pair still attracts somewhere below it (the learned function
     extrapolates there), narrower windows are tried, then windows whose outer edge moves down
-    in steps of ``step`` x its start: never up, so the data stay outside every window. Between
-    a lowered outer edge and the shortest distance the student keeps what it learned, which
-    for a like pair that the data never bring close (Ga-Ga, N-N in GaN: bound as dimers, as
-    the real ones are) may attract. The first window that repels everywhere below it is kept;
-    if none does, the one with the least attraction, marked ``"repulsive": False``. Returns
-    per pair ``"A-B"``: shortest, inner, outer, the steepest slope below outer (eV/A,
-    negative: repulsive everywhere) and ``repulsive``."""
+    in steps of ``step`` x its start, to ``shortest_outer`` x it: never up, so the data stay
+    outside every window. Between a lowered outer edge and the shortest distance the student
+    keeps what it learned, which for a like pair that the data never bring close (Ga-Ga, N-N in
+    GaN, H-H in ethanol: bound as dimers, as the real ones are) may attract. The first window
+    that repels everywhere below it is kept; else the first whose dimer repels (a push inside a
+    molecule also bends its bonds, which may lower the energy); else the least attractive.
+    Returns per pair ``"A-B"``: shortest, inner, outer, the steepest dimer slope below outer
+    (``max_slope``, eV/A, negative: repulsive), that of the pushes (``push_max_slope``, None
+    without probes) and ``repulsive`` (both negative)."""
     n, elements = model.num_elements, list(model.elements)
-    inner, outer = model.core_inner.clone().view(n, n), model.core_outer.clone().view(n, n)
     pushes = _closest_pairs(probes, elements)
-    report: Dict[str, Dict[str, Any]] = {}
-    for i in range(n):
-        for j in range(i, n):
-            start, best = outer[i, j].item(), None
-            for k in range(int(round((1.0 - shortest_outer) / step)) + 1):
-                for fraction in fractions:
-                    o = start * (1.0 - step * k)
-                    inner[i, j] = inner[j, i] = fraction * o
-                    outer[i, j] = outer[j, i] = o
-                    model.set_core_repulsion(inner.reshape(-1), outer.reshape(-1))
-                    worst = _worst_slope(model, i, j, o, pushes.get((i, j), []), lowest, points)
-                    if best is None or worst < best[0]:
-                        best = (worst, fraction * o, o)
-                    if worst < 0.0:
-                        break
-                if best[0] < 0.0:
-                    break
-            inner[i, j] = inner[j, i] = best[1]
-            outer[i, j] = outer[j, i] = best[2]
-            model.set_core_repulsion(inner.reshape(-1), outer.reshape(-1))
-            report[f"{elements[i]}-{elements[j]}"] = {"shortest": start, "inner": best[1], "outer": best[2],
-                                                      "max_slope": best[0], "repulsive": best[0] < 0.0}
-    return report
+    return {f"{elements[i]}-{elements[j]}": _fit_pair(model, i, j, pushes.get((i, j), []), lowest, points, fractions,
+                                                       step, shortest_outer)
+            for i in range(n) for j in range(i, n)}
