@@ -62,7 +62,7 @@ def test_every_shipped_dimer_repels_from_its_core_window_down_to_0_2_angstrom(sy
                 window = report[f"{elements[i]}-{elements[j]}"]
                 outer = model.core_outer.view(n, n)[i, j].item()
                 assert outer == pytest.approx(window["outer"]) and 0 < outer <= window["shortest"]
-                r = torch.linspace(0.2, outer, 400, dtype=torch.float64)
+                r = torch.linspace(0.2, outer, 401, dtype=torch.float64)[:-1]  # at outer: the learned slope
                 slopes = dimer_slopes(model, i, j, r)
                 assert slopes.max() < 0, f"{system} {size} {elements[i]}-{elements[j]} attracts at " \
                                          f"{r[slopes.argmax()]:.3f} A"
