@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from ase.build import bulk
 
-from pair_student.graph import atoms_to_graph
+from pair_student.graph import atoms_to_graph, edge_forces
 from pair_student.models import LocalStudent
 
 ELEMENTS = ["Al", "Cu"]
@@ -33,3 +33,16 @@ def energy_of(m, atoms):
     g = atoms_to_graph(atoms, CUTOFF, ELEMENTS)
     e, grad = m(g["species"], g["edge_index"], g["edge_vectors"], g["num_local"])
     return e.sum().item(), g, grad
+
+
+def assert_forces_are_minus_gradient(m, atoms, atol=1e-7, atoms_to_move=(0, 1, 5), h=1e-5):
+    """The model's forces (from its edge gradients) against central finite differences of its energy."""
+    _, g, grad = energy_of(m, atoms)
+    forces = edge_forces(g["edge_index"], grad, len(atoms)).numpy()
+    for i in atoms_to_move:
+        for k in range(3):
+            plus, minus = atoms.copy(), atoms.copy()
+            plus.positions[i, k] += h
+            minus.positions[i, k] -= h
+            fd = -(energy_of(m, plus)[0] - energy_of(m, minus)[0]) / (2 * h)
+            assert abs(forces[i, k] - fd) <= atol, f"atom {i} axis {k}: force {forces[i, k]} vs -dE/dx {fd}"

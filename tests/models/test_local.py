@@ -11,22 +11,15 @@ from pair_student.contract import evaluate
 from pair_student.graph import atoms_to_graph, edge_forces, edge_virials
 from pair_student.models import PRESETS, LocalStudent, build_student
 
-from model_harness import CUTOFF, ELEMENTS, distorted_cell, energy_of, local_model
+from model_harness import CUTOFF, ELEMENTS, assert_forces_are_minus_gradient, distorted_cell, energy_of, local_model
 
 @pytest.mark.parametrize("lmax", [1, 2, 3])
 def test_forces_and_virial_are_finite_difference_derivatives(lmax):
     m, atoms = local_model(lmax), distorted_cell()
+    assert_forces_are_minus_gradient(m, atoms)
     _, g, grad = energy_of(m, atoms)
-    forces = edge_forces(g["edge_index"], grad, len(atoms)).numpy()
     virial = edge_virials(g["edge_vectors"], grad).sum(0).numpy()
     h = 1e-5
-    for i in (0, 1, 5):
-        for k in range(3):
-            plus, minus = atoms.copy(), atoms.copy()
-            plus.positions[i, k] += h
-            minus.positions[i, k] -= h
-            fd = -(energy_of(m, plus)[0] - energy_of(m, minus)[0]) / (2 * h)
-            assert forces[i, k] == pytest.approx(fd, abs=1e-7)
     dE = np.zeros((3, 3))
     for a in range(3):
         for b in range(3):

@@ -9,7 +9,7 @@ from ase import Atoms
 from ase.neighborlist import neighbor_list
 
 from pair_student.contract import load_student, save_student
-from pair_student.graph import atoms_to_graph, edge_forces
+from pair_student.graph import atoms_to_graph
 from pair_student.models import build_student
 from pair_student.models.repulsion import (_closest_pairs, core_windows, dimer_slopes, fit_windows, push_slopes, shortest_distances,
                                           switch, zbl)
@@ -17,7 +17,7 @@ from pair_student.models.student_file import model_from_student_file
 from pair_student.models.tabulated import tabulate
 from pair_student.runtime.runner import read_dump, run_lammps
 
-from model_harness import CUTOFF, ELEMENTS, distorted_cell, energy_of, local_model
+from model_harness import CUTOFF, ELEMENTS, assert_forces_are_minus_gradient, distorted_cell, energy_of, local_model
 
 LAMMPS_DIMER = """
 units metal
@@ -73,16 +73,7 @@ def test_forces_are_finite_difference_derivatives_inside_the_windows():
     m = with_windows(local_model(), atoms, inner_fraction=0.6)
     stretched = atoms.copy()  # push one pair deep into its window
     stretched.positions[1] = stretched.positions[0] + 0.8 * (stretched.positions[1] - stretched.positions[0])
-    _, g, grad = energy_of(m, stretched)
-    forces = edge_forces(g["edge_index"], grad, len(stretched)).numpy()
-    h = 1e-5
-    for i in (0, 1, 5):
-        for k in range(3):
-            plus, minus = stretched.copy(), stretched.copy()
-            plus.positions[i, k] += h
-            minus.positions[i, k] -= h
-            fd = -(energy_of(m, plus)[0] - energy_of(m, minus)[0]) / (2 * h)
-            assert forces[i, k] == pytest.approx(fd, abs=1e-6)
+    assert_forces_are_minus_gradient(m, stretched, atol=1e-6)
 
 
 def test_below_inner_the_pair_is_bare_zbl_and_above_outer_the_network():
