@@ -21,7 +21,7 @@ from pair_student.runtime.runner import read_thermo, run_lammps
 from pair_student.models import ReferenceStudent
 from pair_student.runtime.plugin import PLUGIN_NAME, plugin_dir
 from pair_student.teachers import get_teacher
-from pair_student.validate import ValidationError, validate_system
+from pair_student.validate import ValidationError, validate_system, write_report
 from pair_student.validate.cli import main
 from pair_student.validate.compare import load_thresholds
 from pair_student.validate.runs import INPUTS_DIR, python_teacher_model, read_dump_frames, run_protocol, write_data
@@ -218,3 +218,12 @@ def test_user_input_with_the_same_variables(models, tmp_path, capsys):
     assert "fix integrate all nve" in (tmp_path / "r" / "si" / "nve" / "teacher" / "in.lammps").read_text()
     md = (tmp_path / "r" / "report.md").read_text()
     assert "si/teacher (student:si_model_traced.pt)" in md
+
+
+def test_overall_verdict_includes_property_and_stability_checks(tmp_path):
+    """The LAMMPS runs may all pass while a property check fails: report.md must not say PASS then."""
+    full = write_report(out=tmp_path, systems=[], thresholds={}, wall=1.0, checks={"properties": False, "stability": True})
+    assert full["passed"] is False
+    text = (tmp_path / "report.md").read_text()
+    assert "Overall: **FAIL**; properties: FAIL" in text and "stability: PASS" in text
+    assert write_report(out=tmp_path, systems=[], thresholds={}, wall=1.0, checks={"stability": True})["passed"] is True

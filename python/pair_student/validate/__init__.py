@@ -298,11 +298,16 @@ def _labels(paths: Sequence[Path]) -> Dict[Path, str]:
     return labels
 
 
-def write_report(*, out: str | Path, systems: List[Dict[str, object]], thresholds, wall: float, settings=None) -> Dict[str, object]:
-    """Write ``report.json`` and ``report.md`` for all systems; returns the whole report."""
+def write_report(*, out: str | Path, systems: List[Dict[str, object]], thresholds, wall: float, settings=None,
+                 checks: Optional[Dict[str, bool]] = None) -> Dict[str, object]:
+    """Write ``report.json`` and ``report.md`` for all systems; returns the whole report.
+    ``checks``: verdicts of the property and stability checks run beside the LAMMPS runs, which
+    the overall verdict includes (their own reports are in the system folders)."""
     out = Path(out)
     results = [r for s in systems for r in s["results"]]
-    full = {"passed": all(r["passed"] for r in results), "wall_s": wall, "thresholds": thresholds,
+    checks = dict(checks or {})
+    full = {"passed": all(r["passed"] for r in results) and all(checks.values()), "checks": checks,
+            "wall_s": wall, "thresholds": thresholds,
             "settings": settings or {}, "systems": systems, "results": results,
             "plots": [p for s in systems for p in s["plots"]]}
     report.write_json(out / "report.json", full)

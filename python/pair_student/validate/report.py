@@ -130,7 +130,9 @@ def write_markdown(path: Path, report: Mapping[str, object]) -> str:
         speed = t.get("atom_steps_per_s")
         out.append(f"- **{system['system']}**: {system['natoms']} atoms, teacher `{t['name']}` ({t['kind']}, "
                    f"{_fmt(speed)} atom-steps/s in NVT), protocols {', '.join(system['protocols'])}")
-    out += ["", f"Overall: **{'PASS' if report['passed'] else 'FAIL'}**, wall time {report['wall_s']:.0f} s", "",
+    checks = "".join(f"; {name}: {'PASS' if ok else 'FAIL'} (see <system>/{name}.md)"
+                     for name, ok in report.get("checks", {}).items())
+    out += ["", f"Overall: **{'PASS' if report['passed'] else 'FAIL'}**{checks}, wall time {report['wall_s']:.0f} s", "",
             "## Summary", "", table, ""]
     failed = [r for r in results if not r["passed"]]
     if failed:
