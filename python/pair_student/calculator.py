@@ -43,11 +43,15 @@ class StudentCalculator(Calculator):
         model: path to a student file (``*_model_traced.pt``).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
         dtype: ``"float32"`` or ``"float64"``; default: the dtype stored in the file.
+        uncertainty: also compute ``results["uncertainty"]``, each atom's expected force error
+            in eV/A (:mod:`pair_student.models.uncertainty`), as ``pair_style student ...
+            uncertainty yes`` does; the file must carry its statistics (exported with a dataset).
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress", "stresses"]
 
-    def __init__(self, model: str | os.PathLike, *, device: str = "cpu", dtype: str | None = None, **kwargs):
+    def __init__(self, model: str | os.PathLike, *, device: str = "cpu", dtype: str | None = None,
+                 uncertainty: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.device = resolve_device(device)
         if dtype not in (None, "float32", "float64"):
@@ -58,6 +62,13 @@ class StudentCalculator(Calculator):
         self.dtype = getattr(torch, dtype or self.metadata["dtype"])
         self.elements = self.metadata["elements"]
         self.cutoff = self.metadata["cutoff"]
+        self.uncertainty = bool(uncertainty)
+        if self.uncertainty:
+            self.implemented_properties = [*self.implemented_properties, "uncertainty"]
+            held = getattr(self.module, "uncertainty_mean", None)
+            if held is None or held.shape[0] == 0:
+                raise ValueError(f"{model} carries no uncertainty statistics; re-export it with "
+                                 "'pair-student export FILE --uncertainty-from DATASET' (the dataset it was trained on)")
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
@@ -73,6 +84,10 @@ class StudentCalculator(Calculator):
         self.results["energies"] = as_np(energies)
         self.results["energy"] = self.results["free_energy"] = float(energies.to(torch.float64).sum())
         self.results["forces"] = as_np(edge_forces(edges, grad, n))
+        if self.uncertainty:
+            with torch.no_grad():
+                u = self.module.atom_uncertainty(graph[SPECIES], edges, vectors, n)
+            self.results["uncertainty"] = as_np(u)
         if self.atoms.pbc.all():
             volume = self.atoms.get_volume()
             virial = as_np(edge_virials(vectors, grad).sum(0))

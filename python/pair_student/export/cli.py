@@ -72,12 +72,16 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student export") ->
     parser.add_argument("--core-from", default=None, metavar="DATASET",
                         help="labelled dataset whose training split sets the core repulsion windows of a "
                              "student that has none (a student trained with them keeps its own)")
+    parser.add_argument("--uncertainty-from", default=None, metavar="DATASET",
+                        help="labelled dataset whose training split gives the per-atom uncertainty its "
+                             "statistics and whose validation split calibrates it (default: the "
+                             "checkpoint's dataset, where it exists; a file keeps its own)")
     args = parser.parse_args(argv)
     frames = read(args.frames, index=":8") if args.frames else None
     try:
         path = export(args.checkpoint, format=args.format, dtype=args.dtype, quantize=args.quantize,
                       out=args.out, frames=frames, table_points=args.table_points,
-                      core_from=args.core_from)
+                      core_from=args.core_from, uncertainty_from=args.uncertainty_from)
     except ExportVerificationError as exc:
         print(f"{prog}: verification failed, nothing written: {exc}", file=sys.stderr)
         return 1

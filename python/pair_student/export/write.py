@@ -25,6 +25,7 @@ from .load import load_source, model_metadata
 from .quantize import MODES, quantize_model
 from .repulsion import with_core_repulsion
 from .tabulate import tabulated
+from .uncertainty import with_uncertainty
 from .verify import TOLERANCE, verify_file
 
 FORMATS = ("torchscript", "onnx")
@@ -43,6 +44,7 @@ def export(
     metadata: Optional[Dict[str, Any]] = None,
     table_points: Optional[int] = None,
     core_from: str | os.PathLike | None = None,
+    uncertainty_from: str | os.PathLike | None = None,
 ) -> Path:
     """Export and verify a student; returns the path written.
 
@@ -67,6 +69,9 @@ def export(
             repulsion windows of a local student that has none; a student trained with them
             keeps its own. Either way each window is lowered until its dimer repels
             (:func:`~.repulsion.with_core_repulsion`).
+        uncertainty_from: a labelled dataset (the student's own) whose training split gives the
+            per-atom uncertainty its feature statistics and whose validation split calibrates it;
+            default: the checkpoint's dataset where it exists (:func:`~.uncertainty.with_uncertainty`).
     Raises:
         ExportVerificationError: the written file does not reproduce the model (no file is
             left behind).
@@ -76,7 +81,8 @@ def export(
     frames = frames or sample_frames(meta["elements"])
     graphs = verification_graphs(frames, meta["elements"], meta["cutoff"], getattr(torch, dtype))
     model = tabulated(model, table_points, graphs, meta)
-    model = with_core_repulsion(model, meta, core_from, frames).to(getattr(torch, dtype)).eval()
+    model = with_core_repulsion(model, meta, core_from, frames)
+    model = with_uncertainty(model, meta, uncertainty_from).to(getattr(torch, dtype)).eval()
     if quantize:
         model = quantize_model(model, quantize).eval()
         name = f"{name}_{quantize}"

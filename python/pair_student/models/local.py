@@ -52,7 +52,7 @@ O(1) numbers; ``avg_num_neighbors`` normalises the moments for the same reason.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 from ase.data import atomic_numbers
@@ -169,6 +169,10 @@ class LocalStudent(StudentModel):
                              persistent=False)
         self.register_buffer("core_inner", torch.zeros(n * n, dtype=f64), persistent=False)
         self.register_buffer("core_outer", torch.zeros(n * n, dtype=f64), persistent=False)
+        # uncertainty statistics (models/uncertainty.py), fitted at export; empty: none
+        for name, shape in (("uncertainty_mean", (0, hidden)), ("uncertainty_whiten", (0, hidden, hidden)),
+                            ("uncertainty_calibration", (2,))):
+            self.register_buffer(name, torch.zeros(shape), persistent=False)
         if core_outer is not None:
             self.set_core_repulsion(torch.as_tensor(core_inner, dtype=torch.float64),
                                     torch.as_tensor(core_outer, dtype=torch.float64))
@@ -296,6 +300,14 @@ class LocalStudent(StudentModel):
     def atom_energies(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, num_local: int
     ) -> torch.Tensor:
+        moments, pair_energy = self.local_moments(species, edge_index, edge_vectors, num_local)
+        return self.energy_from_moments(species[:num_local], moments) + pair_energy
+
+    def local_moments(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, num_local: int
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(moments (num_local, num_components, channels), pair energies (num_local,))``: the
+        sums over neighbours of ``angular x radial`` and each atom's half of its core repulsion."""
         center, neighbor = edge_index[0], edge_index[1]
         # ghost-centred edges (never sent for num_layers == 1, but allowed) go to a dropped row
         row = torch.where(center < num_local, center, torch.full_like(center, num_local))
@@ -313,7 +325,7 @@ class LocalStudent(StudentModel):
         z = self.core_z.to(r.dtype)
         repulsion = 0.5 * core * zbl(r, z[species[center]], z[species[neighbor]])
         pair_energy = torch.zeros(num_local + 1, dtype=r.dtype, device=r.device).index_add(0, row, repulsion)
-        return self.energy_from_moments(species[:num_local], moments[:num_local]) + pair_energy[:num_local]
+        return moments[:num_local], pair_energy[:num_local]
 
     @torch.jit.export
     def energy_from_moments(self, species: torch.Tensor, moments: torch.Tensor) -> torch.Tensor:
@@ -321,6 +333,21 @@ class LocalStudent(StudentModel):
         channels)`` = sum over neighbours of ``angular x radial``. The native LAMMPS kernel
         (``pair_student/student_native.cpp``) writes out these invariants and their gradients
         by hand; ``tests/runtime/test_native.py`` holds the two to 1e-10."""
+        out = self.readout_out(self.hidden_features(species, moments)).squeeze(1)
+        return self.scale * out + self.shift[species]
+
+    @torch.jit.export
+    def hidden_features(self, species: torch.Tensor, moments: torch.Tensor) -> torch.Tensor:
+        """``(num_atoms, hidden)``: the readout's last activations, of which the energy is a
+        linear function; the uncertainty (:mod:`.uncertainty`) measures how far they lie from
+        the training set's."""
+        h = self.act(self.readout_in(self.invariants(moments)) + self.element_bias[species])
+        for layer in self.readout_hidden:
+            h = self.act(layer(h))
+        return h
+
+    def invariants(self, moments: torch.Tensor) -> torch.Tensor:
+        """``(num_atoms, features)``: the rotation invariants of the moments, the readout's input."""
         a0, a1 = moments[:, 0], moments[:, 1:4]
         feats = [a0, (a1 * torch.matmul(a1, self.mix[0])).sum(1)]
         if self.lmax >= 2:
@@ -338,13 +365,41 @@ class LocalStudent(StudentModel):
         if self.lmax == 3:
             a3 = moments[:, 9:19]
             feats.append((a3 * torch.matmul(a3, self.mix[4])).sum(1))
-        x = torch.cat(feats, dim=1)
+        return torch.cat(feats, dim=1)
 
-        h = self.act(self.readout_in(x) + self.element_bias[species])
-        for layer in self.readout_hidden:
-            h = self.act(layer(h))
-        out = self.readout_out(h).squeeze(1)
-        return self.scale * out + self.shift[species]
+    @torch.jit.export
+    def atom_uncertainty(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, num_local: int
+    ) -> torch.Tensor:
+        """``(num_local,)``: each atom's expected force error in eV/A (:mod:`.uncertainty`);
+        what ``pair_style student ... uncertainty yes`` computes in its native kernel."""
+        if self.uncertainty_mean.shape[0] == 0:
+            raise RuntimeError("this student carries no uncertainty statistics; export it with a dataset "
+                               "(pair-student export --uncertainty-from DATASET)")
+        moments, _ = self.local_moments(species, edge_index, edge_vectors, num_local)
+        s = species[:num_local]
+        h = self.hidden_features(s, moments)
+        z = torch.bmm(self.uncertainty_whiten[s], (h - self.uncertainty_mean[s]).unsqueeze(2)).squeeze(2)
+        distance = torch.sqrt((z * z).mean(1))
+        return self.uncertainty_calibration[0] * torch.pow(distance, self.uncertainty_calibration[1])
+
+    def set_uncertainty(self, mean: torch.Tensor, whiten: torch.Tensor, calibration: torch.Tensor) -> None:
+        """Per element the training set's mean last-layer features ``(num_elements, hidden)`` and
+        their whitening ``(num_elements, hidden, hidden)``, and ``calibration = (a, p)``: an atom's
+        uncertainty is ``a * d**p`` for its whitened RMS distance ``d`` (:mod:`.uncertainty`)."""
+        n, hidden = self.num_elements, self.readout_out.in_features
+        mean, whiten = torch.as_tensor(mean), torch.as_tensor(whiten)
+        calibration = torch.as_tensor(calibration)
+        if mean.shape != (n, hidden) or whiten.shape != (n, hidden, hidden) or calibration.shape != (2,):
+            raise ValueError(f"uncertainty statistics must be ({n}, {hidden}), ({n}, {hidden}, {hidden}) and (2,); "
+                             f"got {tuple(mean.shape)}, {tuple(whiten.shape)} and {tuple(calibration.shape)}")
+        dtype = self.readout_out.weight.dtype
+        self.uncertainty_mean = mean.to(dtype)
+        self.uncertainty_whiten = whiten.to(dtype)
+        self.uncertainty_calibration = calibration.to(dtype)
+
+    def has_uncertainty(self) -> bool:
+        return self.uncertainty_mean.shape[0] > 0
 
 
 def _pair_param(pairs: int, fan_in: int, *shape: int) -> torch.nn.Parameter:

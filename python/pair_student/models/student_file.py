@@ -53,7 +53,15 @@ def model_from_student_file(path: str | os.PathLike) -> Tuple[torch.nn.Module, M
     # strict: a weight the file lacks must fail; TorchScript also keeps non-persistent
     # buffers (rebuilt by the constructor), hence the filter
     model.load_state_dict({k: v for k, v in state.items() if k in model.state_dict()})
+    _set_uncertainty(model, scripted)
     return model.eval(), meta
+
+
+def _set_uncertainty(model: torch.nn.Module, scripted: torch.jit.ScriptModule) -> None:
+    """The uncertainty statistics of a file (non-persistent buffers, like the core windows)."""
+    if hasattr(scripted, "uncertainty_mean") and scripted.uncertainty_mean.shape[0] > 0:
+        model.set_uncertainty(*(getattr(scripted, name).double() for name in
+                                ("uncertainty_mean", "uncertainty_whiten", "uncertainty_calibration")))
 
 
 def _local_sizes(scripted: torch.jit.ScriptModule, state: State) -> Dict[str, int]:
