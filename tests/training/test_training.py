@@ -235,3 +235,16 @@ def test_core_repulsion_windows_come_from_the_training_split_and_reach_the_file(
     plain = train(_cfg(dataset, tmp_path / "off", epochs=1, name="tiny", core_repulsion=False))
     model, _ = load_checkpoint_model(plain["checkpoint"])
     assert not model.has_core_repulsion()
+
+
+def test_init_from_continues_from_the_checkpoint_weights(dataset, tmp_path):
+    first = train(_cfg(dataset, tmp_path / "a", epochs=2, name="tiny"))
+    start, _ = load_checkpoint_model(first["checkpoint"])
+    # zero epochs of the second run: its initial student is the first run's, statistics included
+    again = train(_cfg(dataset, tmp_path / "b", epochs=0, name="tiny", init_from=first["checkpoint"]))
+    model, _ = load_checkpoint_model(again["checkpoint"])
+    for (name, a), (_, b) in zip(start.state_dict().items(), model.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=name)
+    with pytest.raises(ValueError, match="knows"):
+        from pair_student.training.trainer import _initial_weights
+        _initial_weights(first["checkpoint"], ["Cu"])

@@ -34,6 +34,9 @@ def with_uncertainty(model: torch.nn.Module, meta: Dict[str, Any],
         return model
     train = list(read_dataset(source, split="train"))
     validation = list(read_dataset(source, split="val"))
+    if uncertainty_from is None and not (train and validation):
+        meta["provenance"] = {**provenance, "uncertainty": None}  # a dataset without a validation split
+        return model
     report = fit_uncertainty(model, train, validation)
     meta["provenance"] = {**provenance, "uncertainty": {**report, "dataset": str(source)}}
     return model

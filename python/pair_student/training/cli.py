@@ -60,6 +60,9 @@ def build_parser(prog: str = "pair-student train") -> argparse.ArgumentParser:
     p.add_argument("--grad-clip", type=_positive, default=None, help="clip each step's gradient norm to this (default: off)")
     p.add_argument("--no-core-repulsion", action="store_true",
                    help="train without the ZBL core repulsion below the shortest training distances")
+    p.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                   help="start from this checkpoint's weights and data statistics (fresh optimizer): "
+                        "fine-tune a student on a grown dataset")
     p.add_argument("--patience", type=int, default=40)
     p.add_argument("--max-time", type=float, default=None, help="seconds of training before stopping")
     p.add_argument("--seed", type=int, default=0)
@@ -79,7 +82,7 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student train") -> 
         preset=preset if args.architecture == "local" else None, model_kwargs=json.loads(args.model),
         cutoff=args.cutoff, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, scheduler=args.scheduler,
         energy_weight=args.energy_weight, force_weight=args.force_weight, stress_weight=args.stress_weight,
-        ema_decay=args.ema, grad_clip=args.grad_clip, core_repulsion=not args.no_core_repulsion, patience=args.patience, max_time=args.max_time, seed=args.seed, device=args.device,
+        ema_decay=args.ema, grad_clip=args.grad_clip, core_repulsion=not args.no_core_repulsion, init_from=args.init_from, patience=args.patience, max_time=args.max_time, seed=args.seed, device=args.device,
         resume=not args.no_resume, progress=not args.no_progress, teacher=args.teacher,
         command=" ".join([prog] + [shlex.quote(a) for a in argv]),
     )

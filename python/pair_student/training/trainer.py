@@ -70,6 +70,9 @@ class TrainConfig:
     # of 3.3. Unclipped at lr 3e-3 it diverged; clipped at 10, at lr 1e-3, it trained (demo/README.md)
     grad_clip: Optional[float] = None
     core_repulsion: bool = True  # ZBL below each pair's shortest training distance (models/repulsion.py)
+    # a checkpoint whose (deployable) weights and data statistics start this run: on-policy rounds
+    # continue from the previous student instead of relearning what it knew (optimizer starts fresh)
+    init_from: Optional[str] = None
     patience: int = 40  # epochs without validation improvement before stopping
     seed: int = 0
     max_time: Optional[float] = None  # seconds; stop (with a checkpoint) when exceeded
@@ -201,11 +204,14 @@ def _device(cfg: TrainConfig, rank: int, world: int) -> torch.device:
 def _build_model(cfg: TrainConfig, elements: List[str], train_graphs, device) -> Tuple[torch.nn.Module, Dict[str, Any]]:
     """The seeded initial student (float32, on ``device``) and the config it was built from."""
     torch.manual_seed(cfg.seed)
-    model_config = {"architecture": cfg.architecture, "elements": elements, "cutoff": cfg.cutoff, **cfg.model_kwargs}
-    if cfg.preset is not None:
-        model_config["preset"] = cfg.preset
-    model = build_student(model_config)
-    if hasattr(model, "shift"):  # data statistics, so the network learns O(1) numbers
+    if cfg.init_from:
+        model, model_config = _initial_weights(cfg.init_from, elements)
+    else:
+        model_config = {"architecture": cfg.architecture, "elements": elements, "cutoff": cfg.cutoff, **cfg.model_kwargs}
+        if cfg.preset is not None:
+            model_config["preset"] = cfg.preset
+        model = build_student(model_config)
+    if hasattr(model, "shift") and not cfg.init_from:  # data statistics, so the network learns O(1) numbers
         model.shift.copy_(fit_shifts(train_graphs, len(elements)).to(model.shift.dtype))
         model.scale.fill_(force_rms(train_graphs))
         model.avg_num_neighbors.fill_(mean_neighbors(train_graphs))
@@ -213,6 +219,19 @@ def _build_model(cfg: TrainConfig, elements: List[str], train_graphs, device) ->
         # the training frames only: where validation and test frames reach must not shape the model
         model.set_core_repulsion(*core_windows(elements, shortest_distances(train_graphs, elements)))
     return model.float().to(device), model_config
+
+
+def _initial_weights(path: str, elements: List[str]) -> Tuple[torch.nn.Module, Dict[str, Any]]:
+    """The student of checkpoint ``path`` (its deployable weights and data statistics), which
+    must know exactly the dataset's ``elements``; its core windows are set again from the data."""
+    saved = ck.read_checkpoint(path)
+    config = {k: v for k, v in saved["model_config"].items() if k not in ("core_inner", "core_outer")}
+    if list(config.get("elements", [])) != list(elements):
+        raise ValueError(f"init_from {path} knows {config.get('elements')} but the dataset holds {elements}; "
+                         "start from a student of the same elements")
+    model = build_student(config)
+    ck.load_state(model, saved["state_dict"], source=str(path))
+    return model, config
 
 
 def _optimizer(cfg: TrainConfig, model: torch.nn.Module):
