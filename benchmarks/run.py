@@ -33,7 +33,7 @@ from .potentials import STUDENT_DIRS, classical_potentials, student_potentials
 from .speed import available_mb, predicted_rss_mb, supercell, teacher_cost, time_potential
 
 DATASETS = OUT / "datasets"
-TOOLS = ("floor", "locality", "overhead", "profile", "repulsion")
+TOOLS = ("floor", "locality", "overhead", "profile", "repulsion", "uncertainty")
 """Modules of ``benchmarks`` with a command of their own (``python -m benchmarks TOOL``)."""
 
 

@@ -17,7 +17,7 @@ PACKAGE = ROOT / "python" / "pair_student"
 # Pipeline order; a module may import its own stage, an earlier one, or the core.
 STAGES = ["teachers", "data", "models", "training", "export", "runtime", "analysis", "validate"]
 CORE = {"contract", "graph", "registry", "scores", "atomic", "calculator", "distributed", "_pair_student_mpi"}
-COMPOSERS = {"__init__", "__main__", "cli", "distill", "quickstart"}  # compose stages, imported by none
+COMPOSERS = {"__init__", "__main__", "cli", "distill", "quickstart", "active"}  # compose stages, imported by none
 
 
 def rank(module: str) -> Optional[float]:

@@ -5,6 +5,7 @@ Usage::
     pair-student distill --structures FILE|si|gan|ethanol --teacher NAME \\
         --sizes original,tiny,ultra-tiny --out DIR [--frames N] [--epochs E] [--seed S]
     pair-student distill --dataset LABELLED.extxyz --sizes tiny --out DIR     # skip sampling/labelling
+    pair-student distill --active --dataset LABELLED.extxyz --structures si --out DIR   # on-policy rounds
 
 Writes ``DIR/dataset.extxyz`` (the labelled frames; relabelling resumes if interrupted), and per
 size ``DIR/<size>_model_traced.pt`` (float64 TorchScript with provenance), ``<size>_checkpoint.pt``
@@ -55,6 +56,10 @@ def build_parser(prog: str = "pair-student distill") -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None, prog: str = "pair-student distill") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--active" in argv:
+        from .active.cli import main as active_main
+
+        return active_main([a for a in argv if a != "--active"], prog=f"{prog} --active")
     args = build_parser(prog).parse_args(argv)
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]

@@ -89,7 +89,7 @@ def _student_driver(path: str, elements: Sequence[str]) -> Driver:
                                       f"pair_coeff * * {' '.join(elements)}"))
 
 
-def _script(*, periodic: bool, temp: float, pres: float, triclinic: bool, dt_fs: float, equilibrate: int,
+def md_script(*, periodic: bool, temp: float, pres: float, triclinic: bool, dt_fs: float, equilibrate: int,
             seeds: Sequence[int], ff_lines: Sequence[str], data: Path) -> str:
     """The LAMMPS input up to the end of equilibration: Langevin thermostat always (robust for
     a 9-atom molecule, where a Nose-Hoover chain is not ergodic), plus ``nph`` for a non-zero
@@ -114,7 +114,7 @@ def _script(*, periodic: bool, temp: float, pres: float, triclinic: bool, dt_fs:
     ])
 
 
-def _open_lammps(driver: Driver):
+def open_lammps(driver: Driver):
     """An in-process LAMMPS (the same library the LAMMPS teachers use); a student driver loads
     the package's compiled plugin explicitly."""
     from _pair_student_mpi import preload
@@ -132,7 +132,7 @@ def _open_lammps(driver: Driver):
     return lmp
 
 
-def _snapshot(lmp, numbers: np.ndarray) -> Atoms:
+def snapshot(lmp, numbers: np.ndarray) -> Atoms:
     """The current LAMMPS configuration as Atoms (LAMMPS' orientation, origin at the box corner)."""
     boxlo, boxhi, xy, yz, xz, _, _ = lmp.extract_box()
     lo, hi = np.array(boxlo), np.array(boxhi)
@@ -168,15 +168,15 @@ def lammps_md(atoms: Atoms, driver: Driver, *, temp: float, pres: float, count: 
     with tempfile.TemporaryDirectory(prefix="md-") as tmp:
         data = Path(tmp) / "data.lmp"
         write(data, start, format="lammps-data", masses=True, specorder=elements, atom_style="atomic")
-        lmp = _open_lammps(driver)
+        lmp = open_lammps(driver)
         try:
-            lmp.commands_string(_script(periodic=periodic, temp=temp, pres=pres, triclinic=triclinic,
+            lmp.commands_string(md_script(periodic=periodic, temp=temp, pres=pres, triclinic=triclinic,
                                         dt_fs=dt_fs, equilibrate=equilibrate, seeds=seeds,
                                         ff_lines=driver.lines, data=data))
             numbers = np.array([atomic_numbers[e] for e in elements])
             for k in range(count):
                 lmp.command(f"run {stride} pre {'yes' if k == 0 else 'no'} post no")
-                frames.append(_snapshot(lmp, numbers))
+                frames.append(snapshot(lmp, numbers))
         except Exception as exc:  # LAMMPS raises a bare Exception carrying its ERROR line
             raise RuntimeError(f"{where} failed: {exc}") from exc
         finally:

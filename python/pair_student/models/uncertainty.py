@@ -20,7 +20,7 @@ asked for (``pair_style student ... uncertainty yes every N``).
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -45,19 +45,34 @@ def _graph(model: LocalStudent, atoms: Atoms) -> Dict[str, torch.Tensor | int]:
     return atoms_to_graph(atoms, model.cutoff, model.elements, dtype=dtype)
 
 
+Features = Callable[[LocalStudent, Atoms], Tuple[torch.Tensor, torch.Tensor]]
+
+
 @torch.no_grad()
 def hidden_of(model: LocalStudent, atoms: Atoms) -> Tuple[torch.Tensor, torch.Tensor]:
-    """``(species (n,), h (n, hidden))`` of every atom of ``atoms``."""
+    """``(species (n,), h (n, hidden))`` of every atom of ``atoms``: the features the shipped
+    estimator measures."""
     g = _graph(model, atoms)
     n = g[NUM_LOCAL]
     moments, _ = model.local_moments(g[SPECIES], g[EDGE_INDEX], g[EDGE_VECTORS], n)
     return g[SPECIES][:n], model.hidden_features(g[SPECIES][:n], moments)
 
 
-def fit_statistics(model: LocalStudent, frames: Sequence[Atoms], ridge: float = RIDGE) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Per element the mean ``(num_elements, hidden)`` and whitening ``(num_elements, hidden,
-    hidden)`` (the inverse Cholesky factor of the ridged covariance) of the features of ``frames``."""
-    parts = [hidden_of(model, a) for a in frames]
+@torch.no_grad()
+def invariants_of(model: LocalStudent, atoms: Atoms) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(species (n,), x (n, features))``: the readout's input, the alternative the benchmark
+    compares against (``python -m benchmarks uncertainty``)."""
+    g = _graph(model, atoms)
+    n = g[NUM_LOCAL]
+    moments, _ = model.local_moments(g[SPECIES], g[EDGE_INDEX], g[EDGE_VECTORS], n)
+    return g[SPECIES][:n], model.invariants(moments)
+
+
+def fit_statistics(model: LocalStudent, frames: Sequence[Atoms], ridge: float = RIDGE,
+                   features: Features = hidden_of) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Per element the mean ``(num_elements, width)`` and whitening ``(num_elements, width,
+    width)`` (the inverse Cholesky factor of the ridged covariance) of the ``features`` of ``frames``."""
+    parts = [features(model, a) for a in frames]
     species = torch.cat([s for s, _ in parts])
     h = torch.cat([x for _, x in parts]).double()
     hidden = h.shape[1]
@@ -77,9 +92,10 @@ def fit_statistics(model: LocalStudent, frames: Sequence[Atoms], ridge: float = 
 
 
 @torch.no_grad()
-def distances(model: LocalStudent, atoms: Atoms, mean: torch.Tensor, whiten: torch.Tensor) -> np.ndarray:
+def distances(model: LocalStudent, atoms: Atoms, mean: torch.Tensor, whiten: torch.Tensor,
+              features: Features = hidden_of) -> np.ndarray:
     """The whitened RMS distance ``d`` of each atom of ``atoms`` (uncalibrated)."""
-    species, h = hidden_of(model, atoms)
+    species, h = features(model, atoms)
     s = species.long()
     z = torch.bmm(whiten[s].to(h.dtype), (h - mean[s].to(h.dtype)).unsqueeze(2)).squeeze(2)
     return torch.sqrt((z * z).mean(1)).double().numpy()
