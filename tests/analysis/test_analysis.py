@@ -7,6 +7,7 @@ import pytest
 from ase.calculators.lj import LennardJones
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
+from matplotlib.image import imread
 
 from pair_student.analysis import SCHEMA, ErrorStats, validate
 from pair_student.registry import QUALITY_TARGETS, SIZES, target_status
@@ -81,6 +82,7 @@ def test_analyze_with_calculator_teacher(tmp_path, students):
     report = analyze_students(students=paths, frames=frames, teacher=StudentCalculator(teacher), out=tmp_path)
     validate(json.loads((tmp_path / "metrics.json").read_text()))
     assert {p.name for p in tmp_path.iterdir()} >= {"tiny.png", "other.png", "metrics.json", "card.md", "card.html"}
+    assert imread(tmp_path / "tiny.png").shape[:2] == (1160, 1600)  # 3 x 4 panels at 80 dpi
     tiny = report["students"][0]
     assert tiny["frames"] == 6 and tiny["atoms"] == 3 * (32 + 13)
     assert 0.5 < tiny["force"]["r2"] < 1.0 and tiny["target"]["size"] == "tiny"

@@ -5,9 +5,11 @@ import time
 
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 
 from pair_student.analysis import ErrorStats, validate
-from pair_student.analysis.bootstrap import METRICS, FrameErrors, compare_rmse, weight_blocks
+from pair_student.analysis.bootstrap import (METRICS, FrameErrors, compare_rmse, spearman_interval,
+                                             weight_blocks, weighted_spearman)
 from pair_student.analysis.card import markdown
 
 
@@ -164,3 +166,17 @@ def test_one_frame_has_no_interval_and_still_validates():
     report["students"][0]["force"]["rmse_ci95"] = "wide"
     with pytest.raises(ValueError, match="rmse_ci95"):
         validate(report)
+
+
+def test_weighted_spearman_is_scipys_on_the_repeated_frames():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=15), rng.normal(size=15)
+    x[4], y[[2, 7, 9]] = x[1], y[0]  # ties take mid-ranks, as scipy's do
+    weights = next(weight_blocks(15, resamples=20, seed=1))
+    for w, rho in zip(weights, weighted_spearman(weights, x, y)):
+        repeated = np.repeat(np.arange(15), w.astype(int))
+        assert rho == pytest.approx(spearmanr(x[repeated], y[repeated])[0], abs=1e-12)
+    point, (lo, hi) = spearman_interval(x, 2 * x + 0.1 * y)
+    assert lo <= point <= hi <= 1
+    assert spearman_interval(x[:1], y[:1]) == (None, None)
+    assert np.isnan(weighted_spearman(np.ones((1, 3)), [1.0, 1.0, 1.0], [1.0, 2.0, 3.0])[0])

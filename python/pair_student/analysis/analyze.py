@@ -10,7 +10,8 @@ fixed-size reservoir samples are kept, plus a few error sums per frame for the b
 
 RMSE, MAE, R², mean angle and energy errors come with 95 % bootstrap intervals over test frames,
 and each student's force RMSE is compared with the most accurate student's by a paired bootstrap
-on the same frames (:mod:`.bootstrap`).
+on the same frames (:mod:`.bootstrap`). A student that carries a per-atom uncertainty is also
+checked against its actual errors (:mod:`.calibration`): the ``uncertainty`` block of its entry.
 """
 
 from __future__ import annotations
@@ -46,7 +47,10 @@ class _Student:
         self.module, self.meta = load_student(path)
         self.dtype = getattr(torch, self.meta["dtype"])
         self.name = self.path.name.replace("_traced.pt", "").replace(".pt", "")
-        self.stats = ErrorStats(self.meta["elements"], reservoir=reservoir, seed=seed)
+        held = getattr(self.module, "uncertainty_mean", None)  # absent or empty: no uncertainty
+        self.has_uncertainty = held is not None and held.shape[0] > 0
+        self.stats = ErrorStats(self.meta["elements"], reservoir=reservoir, seed=seed,
+                                uncertainty=self.has_uncertainty)
         self.seconds, self.atoms, self.warm = 0.0, 0, False
 
     def evaluate(self, atoms) -> Dict:
@@ -66,7 +70,11 @@ class _Student:
         if atoms.pbc.all():
             virial = edge_virials(g[EDGE_VECTORS], grad.detach()).sum(0).to(torch.float64).numpy()
             stress = full_3x3_to_voigt_6_stress(-virial / atoms.get_volume())
-        return {"energy": float(energies.detach().to(torch.float64).sum()), "forces": forces, "stress": stress}
+        result = {"energy": float(energies.detach().to(torch.float64).sum()), "forces": forces, "stress": stress}
+        if self.has_uncertainty:  # off the clock: the speed reported is that of energy and forces
+            with torch.no_grad():
+                result["uncertainty"] = self.module.atom_uncertainty(*args).to(torch.float64).numpy()
+        return result
 
     def parameters(self) -> int:
         prov = self.meta.get("provenance") or {}

@@ -16,7 +16,7 @@ results are reproducible and two potentials scored with one seed are resampled i
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -123,6 +123,48 @@ class FrameErrors:
         table = self.table()
         samples = bootstrap(lambda w: _metrics(w @ table), self.frames, resamples, seed)
         return {m + suffix: ci for m, ci in zip(METRICS, percentile_interval(samples, level))}
+
+
+def weighted_spearman(weights: np.ndarray, x, y) -> np.ndarray:
+    """Spearman's rho of ``x`` and ``y`` (n,) for each row of ``weights`` (rows, n), unit i counted
+    ``weights[r, i]`` times: what ``scipy.stats.spearmanr`` gives on the repeated data (mid-ranks
+    for ties), without repeating it, so a block of resamples costs a few array operations.
+    NaN where a row leaves either variable constant."""
+    w = np.atleast_2d(np.asarray(weights, float))
+    total = w.sum(1, keepdims=True)
+    centred = []
+    for values in (x, y):
+        ranks = _midranks(w, np.asarray(values, float))
+        centred.append(ranks - (w * ranks).sum(1, keepdims=True) / total)
+    dx, dy = centred
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = (w * dx * dy).sum(1) / np.sqrt((w * dx * dx).sum(1) * (w * dy * dy).sum(1))
+    return np.clip(rho, -1.0, 1.0)  # rounding can step past ±1, which the schema rejects
+
+
+def _midranks(w: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(rows, n): the rank of each unit in row r's data, where unit i appears ``w[r, i]`` times;
+    tied values share the mean of their ranks."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    new_value = np.concatenate([[True], ordered[1:] != ordered[:-1]])
+    counts = np.add.reduceat(w[:, order], np.flatnonzero(new_value), axis=1)  # per distinct value
+    mid = np.cumsum(counts, axis=1) - (counts - 1) / 2
+    ranks = np.empty_like(w)
+    ranks[:, order] = mid[:, np.cumsum(new_value) - 1]
+    return ranks
+
+
+def spearman_interval(x, y, *, resamples: int = RESAMPLES, seed: int = SEED, level: float = LEVEL
+                      ) -> Tuple[Optional[float], Optional[List[float]]]:
+    """Spearman's rho of paired per-frame values and its bootstrap interval over frames;
+    ``(None, None)`` below :data:`MIN_FRAMES` frames, where a rank correlation means nothing."""
+    x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
+    if x.size < MIN_FRAMES:
+        return None, None
+    rho = _num(weighted_spearman(np.ones((1, x.size)), x, y)[0])
+    samples = bootstrap(lambda w: weighted_spearman(w, x, y), x.size, resamples, seed)
+    return rho, percentile_interval(samples, level)[0]
 
 
 def ci_suffix(level: float = LEVEL) -> str:

@@ -90,6 +90,19 @@ def intervals_sentence(report: Dict) -> str:
             "interval lies above 1, \"tie\" when the frames cannot separate the two.")
 
 
+def uncertainty_sentence(report: Dict) -> str:
+    """How well the per-atom uncertainty of each student that carries one matches its errors;
+    empty when none does, so the card of other students reads as before."""
+    parts = [f"{s['name']} {_f(u['ratio'], '.2f')}, "
+             f"ρ {_ci(u['spearman_max_error'], u.get('spearman_max_error_ci95'), '.2f')}"
+             for s in report["students"] if (u := s.get("uncertainty"))]
+    if not parts:
+        return ""
+    return ("Per-atom uncertainty: mean predicted over RMS actual force error (1 when calibrated), and "
+            "Spearman ρ over frames between the largest predicted and the largest actual error: "
+            + "; ".join(parts) + ".")
+
+
 def markdown(report: Dict) -> str:
     """The card as Markdown text."""
     rows: List[List[str]] = [[_cell(report, s, name, fn) for name, fn in COLUMNS] for s in report["students"]]
@@ -103,10 +116,11 @@ def markdown(report: Dict) -> str:
         "|" + "|".join("---" for _ in COLUMNS) + "|",
     ]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["", f"{intervals_sentence(report)}", ""]
+    calibration = uncertainty_sentence(report)
+    if calibration:
+        lines += [calibration, ""]
     lines += [
-        "",
-        f"{intervals_sentence(report)}",
-        "",
         f"{targets_sentence()} Angular errors count atoms whose teacher force is at least the "
         "threshold in metrics.json. Speed: forward + backward of the TorchScript file on these "
         "frames, graph construction excluded.",
@@ -127,6 +141,8 @@ def html_card(report: Dict) -> str:
         body += f"<tr class='{s['target']['status'].replace(' ', '-')}'>{cells}</tr>\n"
     figures = "".join(f"<h2>{html.escape(s['name'])}</h2><img src='{html.escape(Path(s['figure']).name)}' "
                       "style='max-width:100%'>" for s in report["students"] if s.get("figure"))
+    calibration = uncertainty_sentence(report)
+    extra = f"<p>{html.escape(calibration)}</p>" if calibration else ""
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Student comparison</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}} tr.pass td:last-child{{color:green}}
@@ -134,7 +150,7 @@ tr.fail td:last-child{{color:#b00}}</style></head><body>
 <h1>Student comparison card</h1><p>Teacher: <b>{html.escape(str(report['teacher'] or 'labels of the dataset'))}</b>;
 frames: <code>{html.escape(str(report['frames_file']))}</code> ({report['frames']} frames)</p>
 <table><tr>{head}</tr>
-{body}</table><p>{html.escape(intervals_sentence(report))}</p>{figures}</body></html>
+{body}</table><p>{html.escape(intervals_sentence(report))}</p>{extra}{figures}</body></html>
 """
 
 

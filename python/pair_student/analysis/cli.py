@@ -9,8 +9,9 @@ Usage::
 What is measured: :mod:`.analyze`. Teacher labels come from the frames when every frame
 carries energy and forces, otherwise from ``--teacher``.
 
-Writes to ``--out``: ``<student>.png`` (12-panel figure), ``metrics.json`` (schema:
-:data:`pair_student.analysis.schema.SCHEMA`), ``card.md`` and ``card.html``.
+Writes to ``--out``: ``<student>.png`` (12-panel figure; 14 for a student with a per-atom
+uncertainty), ``metrics.json`` (schema: :data:`pair_student.analysis.schema.SCHEMA`), ``card.md``
+and ``card.html``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The one-page figure of a student's errors: 12 panels on a 3 x 4 grid, units on every axis."""
+"""The one-page figure of a student's errors: 12 panels on a 3 x 4 grid, units on every axis, and
+a fourth row of two wide panels for a student that carries a per-atom uncertainty."""
 
 from __future__ import annotations
 
@@ -118,6 +119,52 @@ def _component_error_panel(ax, stats: ErrorStats) -> None:
     ax.set_title(f"component error distribution ({ce.overflow} beyond ±1)")
 
 
+def _diagonal(ax, x, y) -> None:
+    lo, hi = min(x.min(), y.min()) / 2, max(x.max(), y.max()) * 2
+    ax.loglog([lo, hi], [lo, hi], "k--", lw=0.8, label="y = x")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+
+
+def _calibration_panel(ax, calibration: Dict) -> None:
+    """Panel 13: the RMS actual error of the atoms in each bin of predicted uncertainty; on the
+    diagonal the uncertainty means what it says, above it the student errs more than it admits."""
+    # a zero cannot be drawn on log axes
+    bins = [b for b in calibration["bins"] if b["mean_predicted"] and b["rms_actual"]]
+    ax.set_title(f"uncertainty calibration  mean u / RMS |ΔF| = {_fmt(calibration['ratio'], '.2f')}")
+    if not bins:
+        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+        return
+    x, y = (np.array([b[k] for b in bins]) for k in ("mean_predicted", "rms_actual"))
+    counts = np.array([b["count"] for b in bins])
+    _diagonal(ax, x, y)
+    ax.scatter(x, y, s=15 + 150 * np.sqrt(counts / counts.max()), color="C0", zorder=3, label="bin (area ~ atoms)")
+    for xi, yi, c in zip(x, y, counts):
+        ax.annotate(str(c), (xi, yi), textcoords="offset points", xytext=(6, -10), fontsize=7)
+    ax.set_xlabel("predicted uncertainty u, bin mean (eV/Å)")
+    ax.set_ylabel("RMS actual per-atom |ΔF| in the bin (eV/Å)")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3, which="both")
+
+
+def _frame_max_panel(ax, frames: np.ndarray, calibration: Dict) -> None:
+    """Panel 14: per frame, the largest predicted uncertainty against the largest actual error."""
+    rho = _fmt(calibration["spearman_max_error"], ".2f")
+    ci = calibration.get("spearman_max_error_ci95")
+    ax.set_title(f"per frame: max u vs max |ΔF|  Spearman ρ = {rho}"
+                 + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""))
+    shown = frames[(frames[:, 0] > 0) & (frames[:, 1] > 0)]
+    if not len(shown):
+        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+        return
+    _diagonal(ax, shown[:, 0], shown[:, 1])
+    ax.scatter(shown[:, 0], shown[:, 1], s=12, alpha=0.6, color="C1", rasterized=True, label="frame")
+    ax.set_xlabel("largest predicted u of the frame (eV/Å)")
+    ax.set_ylabel("largest actual |ΔF| of the frame (eV/Å)")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3, which="both")
+
+
 def _summary_lines(summary: Dict) -> List[str]:
     """The text of panel 12: headline numbers and, when known, size, speed and target."""
     force, ang, stress = summary["force"], summary["angular_error_deg"], summary["stress_gpa"]
@@ -131,6 +178,10 @@ def _summary_lines(summary: Dict) -> List[str]:
         f"energy MAE {_fmt(summary['energy_per_atom']['mae'] and 1e3 * summary['energy_per_atom']['mae'], '.2f')} meV/atom",
         f"stress MAE {_fmt(stress and stress['mae'], '.3f')} GPa",
     ]
+    calibration = summary.get("uncertainty")
+    if calibration:
+        lines.append(f"uncertainty: mean u / RMS |ΔF| {_fmt(calibration['ratio'], '.2f')}, "
+                     f"max-u ρ {_fmt(calibration['spearman_max_error'], '.2f')}")
     for key in ("parameters", "file_size_bytes", "speed", "target"):
         if key in summary:
             value = summary[key]
@@ -149,8 +200,10 @@ def plot_student(stats: ErrorStats, summary: Dict, path, *, title: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(3, 4, figsize=(20, 14.5))
-    ax = axes.ravel()
+    rows = 3 if stats.uncertainty is None else 4
+    fig = plt.figure(figsize=(20, 14.5 * rows / 3))
+    grid = fig.add_gridspec(rows, 4)
+    ax = [fig.add_subplot(grid[r, c]) for r in range(3) for c in range(4)]
     _parity_panels(ax, stats, summary)
     _angle_panel(ax[5], stats, summary["angular_error_deg"])
     _error_cdf_panel(ax[6], stats, summary["force"]["error_percentiles"])
@@ -164,6 +217,9 @@ def plot_student(stats: ErrorStats, summary: Dict, path, *, title: str) -> Path:
     ax[11].text(0.0, 1.0, "\n".join(_summary_lines(summary)), va="top", ha="left", family="monospace", fontsize=10,
                 transform=ax[11].transAxes)
     ax[11].set_title("summary")
+    if stats.uncertainty is not None:
+        _calibration_panel(fig.add_subplot(grid[3, :2]), summary["uncertainty"])
+        _frame_max_panel(fig.add_subplot(grid[3, 2:]), stats.uncertainty.frames(), summary["uncertainty"])
     fig.suptitle(title, fontsize=15)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     path = Path(path)

@@ -5,7 +5,8 @@ from running sums (R², RMSE, MAE, correlations), fixed-bin histograms (angular 
 magnitudes: medians, percentiles and CDFs come from them) and fixed-size reservoir samples
 (only for the scatter plots); the ten floats are each frame's error sums
 (:class:`.bootstrap.FrameErrors`), which the 95 % intervals resample: whole test frames, never
-single atoms.
+single atoms. A student with a per-atom uncertainty adds three floats per frame and a fixed
+calibration table (:mod:`.calibration`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..scores import MIN_FORCE_FOR_ANGLE, angular_error_deg
 from .bootstrap import LEVEL, RESAMPLES, FrameErrors
+from .calibration import UncertaintyStats
 
 EV_A3_TO_GPA = 160.21766208
 COMPONENTS = ("x", "y", "z")
@@ -117,8 +119,10 @@ class ErrorStats:
     """All statistics of one student, fed frame by frame with :meth:`add_frame`."""
 
     def __init__(self, elements: Sequence[str], *, reservoir: int = 20000, seed: int = 0,
-                 resamples: int = RESAMPLES):
+                 resamples: int = RESAMPLES, uncertainty: bool = False):
         self.elements = list(elements)
+        # the student's per-atom uncertainty against its errors; None: it carries none
+        self.uncertainty = UncertaintyStats() if uncertainty else None
         self.frame_errors = FrameErrors()  # for the frame-level bootstrap intervals
         self.seed, self.resamples = seed, resamples
         self.force = {c: Moments() for c in ("all",) + COMPONENTS}
@@ -139,7 +143,8 @@ class ErrorStats:
 
     def add_frame(self, symbols: Sequence[str], teacher: Dict, student: Dict) -> None:
         """One structure: ``teacher``/``student`` dicts with energy, forces (N,3) and stress
-        (Voigt 6, eV/A^3, or None)."""
+        (Voigt 6, eV/A^3, or None); ``student`` also has ``uncertainty`` (N,) in eV/A when
+        these statistics were made with ``uncertainty=True``."""
         ft, fp = np.asarray(teacher["forces"], float), np.asarray(student["forces"], float)
         n = len(ft)
         self.frames += 1
@@ -156,6 +161,8 @@ class ErrorStats:
         err = np.linalg.norm(fp - ft, axis=1)
         self.error.add(err)
         self.component_error.add(fp - ft)
+        if self.uncertainty is not None:
+            self.uncertainty.add(student["uncertainty"], err, np.sqrt(np.mean((fp - ft) ** 2)))
         symbols = np.asarray(symbols)
         index = np.array([self.elements.index(s) for s in symbols])
         valid_angles = np.full(n, np.nan)
@@ -211,6 +218,8 @@ class ErrorStats:
             "stress_gpa": self.stress.summary() if self.stress.n else None,
             "bootstrap": {"unit": "frame", "resamples": self.resamples, "seed": self.seed, "level": LEVEL},
         }
+        if self.uncertainty is not None:
+            out["uncertainty"] = self.uncertainty.summary(self.resamples, self.seed, LEVEL)
         return _finite(out)
 
 

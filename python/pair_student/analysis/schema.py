@@ -8,6 +8,8 @@ Metrics that cannot be computed (e.g. R² of a constant target, stress without p
 frames) are ``null``. Keys ending in ``_ci95`` are 95 % bootstrap intervals ``[lo, hi]`` over
 test frames (``null`` below two frames or where undefined); they and the paired comparison
 ``force_rmse_vs_best`` are optional, so metrics.json files written before them still validate.
+A student that carries a per-atom uncertainty has an ``uncertainty`` block (:data:`UNCERTAINTY`,
+:mod:`.calibration`); one without has none.
 """
 
 from __future__ import annotations
@@ -25,6 +27,27 @@ BOOTSTRAP = {"type": "object", "required": ["unit", "resamples", "seed", "level"
 PAIRED = {"type": ["object", "null"], "required": ["best", "ratio", "ratio_ci95", "verdict"], "properties": {
     "best": {"type": "string"}, "ratio": NUM, "ratio_ci95": CI, "difference": NUM, "difference_ci95": CI,
     "verdict": {"type": "string", "enum": ["A better", "B better", "tie"]}, "frames": COUNT}}
+RHO = {"type": ["number", "null"], "minimum": -1, "maximum": 1}
+CALIBRATION_BIN = {"type": "object", "required": ["lo", "hi", "count", "mean_predicted", "rms_actual"],
+                   "properties": {"lo": {"type": "number", "minimum": 0}, "hi": {"type": "number", "minimum": 0},
+                                  "count": COUNT, "mean_predicted": NUM, "rms_actual": NUM}}
+UNCERTAINTY = {
+    "type": ["object", "null"],
+    "required": ["frames", "atoms", "bins", "mean_predicted", "rms_actual", "ratio", "spearman_max_error",
+                 "spearman_max_error_ci95"],
+    "properties": {
+        "frames": COUNT,
+        "atoms": COUNT,
+        # non-empty bins of predicted u on a fixed log grid (eV/A); their counts sum to atoms
+        "bins": {"type": "array", "items": CALIBRATION_BIN},
+        "mean_predicted": NUM,  # over all atoms, eV/A
+        "rms_actual": NUM,  # RMS per-atom |F_student - F_teacher|, eV/A
+        "ratio": NUM,  # mean_predicted / rms_actual: 1 when the uncertainty is calibrated on these frames
+        # rank correlation over frames of the largest u with the largest |dF| (and the force RMSE)
+        "spearman_max_error": RHO, "spearman_max_error_ci95": CI,
+        "spearman_frame_rmse": RHO, "spearman_frame_rmse_ci95": CI,
+    },
+}
 PAIR_STATS = {
     "type": "object",
     "required": ["count", "r2", "rmse", "mae", "pearson"],
@@ -78,6 +101,7 @@ STUDENT = {
         "figure": {"type": ["string", "null"]},
         "bootstrap": BOOTSTRAP,
         "force_rmse_vs_best": PAIRED,
+        "uncertainty": UNCERTAINTY,
     },
 }
 SCHEMA: Dict[str, Any] = {
