@@ -1,8 +1,14 @@
 /* -------------------------------------------------------------------------
    pair_style student FILE [device cpu|cuda|auto] [dtype float32|float64]
                            [kernel auto|native|torch] [gemm auto|blas|packed]
-                           [threads N] [debug yes|no]
+                           [threads N] [debug yes|no] [uncertainty yes|no] [every N]
    pair_coeff * * El1 El2 ...   (one element per type, NULL for types the model skips)
+
+   uncertainty yes: each atom's expected force error (eV/A) from a file exported with
+   --uncertainty-from, computed on steps that are multiples of N (every, default 1) and on the
+   steps 'fix ID all pair M student uncertainty 1' asks for; that fix holds it per atom (f_ID),
+   'compute ID all pair student' its maximum and mean over all atoms (c_ID[1], c_ID[2]; compute
+   pair calls them extensive, so thermo output wants 'thermo_modify norm no', metal's default).
 
    Every pair_style student command forgets the type map: the next model may
    know other elements, so a pair_coeff must follow it.
@@ -39,18 +45,24 @@ using namespace LAMMPS_NS;
 
 PairStudent::PairStudent(LAMMPS *lmp) :
     Pair(lmp), cutoff(0.0), num_layers(1), debug_edges(0), debug_file(nullptr), types_mapped(false),
-    time_model(0.0), time_total(0.0), ncalls(0)
+    uncertainty_on(0), uncertainty_every(1), uncertainty_flag(0), uncertainty_nmax(0),
+    uncertainty(nullptr), time_model(0.0), time_total(0.0), ncalls(0)
 {
   single_enable = 0;
   restartinfo = 0;
   one_coeff = 1;
   manybody_flag = 1;
   no_virial_fdotr_compute = 1;    // the virial comes from the edges, exactly as in Python
+  // the uncertainty's maximum and mean; allocated once, since a compute pair made while
+  // 'uncertainty yes' keeps reading them after a re-issued pair_style turns it off
+  pvector = new double[2]();
 }
 
 PairStudent::~PairStudent()
 {
   if (debug_file) fclose(debug_file);
+  delete[] pvector;
+  memory->destroy(uncertainty);
   if (allocated) {
     memory->destroy(setflag);
     memory->destroy(cutsq);
@@ -90,6 +102,8 @@ void PairStudent::settings(int narg, char **arg)
 void PairStudent::read_options(int narg, char **arg, StudentOptions &opts)
 {
   debug_edges = 0;
+  uncertainty_on = 0;
+  uncertainty_every = 1;
   for (int iarg = 1; iarg < narg; iarg += 2) {
     if (iarg + 1 >= narg)
       error->all(FLERR, "pair_style student: keyword {} needs a value", arg[iarg]);
@@ -100,12 +114,19 @@ void PairStudent::read_options(int narg, char **arg, StudentOptions &opts)
     else if (key == "gemm") opts.gemm = value;
     else if (key == "threads") opts.threads = utils::inumeric(FLERR, value, false, lmp);
     else if (key == "debug") debug_edges = utils::logical(FLERR, value, false, lmp);
+    else if (key == "uncertainty") uncertainty_on = utils::logical(FLERR, value, false, lmp);
+    else if (key == "every") uncertainty_every = utils::inumeric(FLERR, value, false, lmp);
     else
       error->all(FLERR, "pair_style student: unknown keyword '{}'; known: device, dtype, kernel, "
-                 "gemm, threads, debug", key);
+                 "gemm, threads, debug, uncertainty, every", key);
   }
   if (opts.threads < 1)
     error->all(FLERR, "pair_style student: threads must be >= 1, got {}", opts.threads);
+  if (uncertainty_every < 1)
+    error->all(FLERR, "pair_style student: every must be >= 1 (the uncertainty is computed on "
+               "steps that are multiples of it), got {}", uncertainty_every);
+  // compute pair makes a global vector of these only when there is one to read
+  nextra = uncertainty_on ? 2 : 0;
 }
 
 void PairStudent::load_model(const StudentOptions &options)
@@ -124,6 +145,13 @@ void PairStudent::load_model(const StudentOptions &options)
   num_layers = meta.num_layers;
   if (comm->me == 0)
     utils::logmesg(lmp, "pair_style student: {} ({})\n", model_file, model->describe());
+  if (uncertainty_on && !model->has_uncertainty())
+    error->all(FLERR, "pair_style student: 'uncertainty yes' but {} carries no uncertainty "
+               "statistics; re-export it with 'pair-student export FILE --uncertainty-from "
+               "DATASET' (the dataset it was trained on) or use 'uncertainty no'", model_file);
+  if (uncertainty_on && comm->me == 0)
+    utils::logmesg(lmp, "pair_style student: per-atom uncertainty on, every {} step(s) and when "
+                   "fix pair asks (max and mean: compute pair student)\n", uncertainty_every);
 }
 
 void PairStudent::coeff(int narg, char **arg)
@@ -234,22 +262,87 @@ void PairStudent::compute(int eflag, int vflag)
 {
   auto start = std::chrono::steady_clock::now();
   ev_init(eflag, vflag);
+  const bool with_uncertainty = uncertainty_wanted();
   int nlocal = atom->nlocal;
-  if (nlocal == 0) return;    // an empty domain contributes nothing
+  if (nlocal == 0) {    // an empty domain contributes nothing, but joins the uncertainty's reduction
+    if (with_uncertainty) publish_uncertainty(0);
+    return;
+  }
 
   int ncenters = list->inum + (num_layers > 1 ? list->gnum : 0);
   int nedges = build_graph(ncenters);
   if (debug_edges) write_edges(nedges);
 
   auto start_model = std::chrono::steady_clock::now();
-  std::string problem = model->evaluate(species, edges, vectors, nedges, nlocal, energy, grad);
+  std::string problem = model->evaluate(species, edges, vectors, nedges, nlocal, energy, grad,
+                                        with_uncertainty ? &atom_uncertainty : nullptr);
   if (!problem.empty()) error->one(FLERR, "pair_style student: {}", problem);
   time_model += seconds_since(start_model);
 
   tally_energies(nlocal);
   scatter_forces(nedges);
+  if (with_uncertainty) publish_uncertainty(nlocal);
   time_total += seconds_since(start);
   ncalls++;
+}
+
+// Every rank decides alike (the step and fix pair's flag are the same everywhere): the reduction
+// in publish_uncertainty() needs them all.
+bool PairStudent::uncertainty_wanted() const
+{
+  return uncertainty_on && (update->ntimestep % uncertainty_every == 0 || uncertainty_flag);
+}
+
+void PairStudent::grow_uncertainty()
+{
+  if (atom->nmax <= uncertainty_nmax && uncertainty) return;
+  uncertainty_nmax = std::max(atom->nmax, 1);
+  memory->grow(uncertainty, uncertainty_nmax, "pair:uncertainty");
+}
+
+// The model's per-atom values into the array fix pair reads (0 for atoms of NULL types, which the
+// model skips), and their maximum and mean over all ranks into pvector. compute pair sums
+// pvector over the ranks, so rank 0 alone holds the global values and the others hold 0.
+void PairStudent::publish_uncertainty(int nlocal)
+{
+  grow_uncertainty();
+  const int *type = atom->type;
+  double local[2] = {0.0, 0.0}, global[2], largest = 0.0, all_largest;
+  for (int i = 0; i < nlocal; i++) {
+    const bool modelled = type2species[type[i]] >= 0;
+    uncertainty[i] = modelled ? atom_uncertainty[i] : 0.0;
+    if (!modelled) continue;
+    largest = std::max(largest, uncertainty[i]);
+    local[0] += uncertainty[i];
+    local[1] += 1.0;
+  }
+  MPI_Allreduce(&largest, &all_largest, 1, MPI_DOUBLE, MPI_MAX, world);
+  MPI_Allreduce(local, global, 2, MPI_DOUBLE, MPI_SUM, world);
+  const bool mine = comm->me == 0;
+  pvector[0] = mine ? all_largest : 0.0;
+  pvector[1] = mine && global[1] > 0.0 ? global[0] / global[1] : 0.0;
+}
+
+// "uncertainty_flag": what fix pair sets on the steps it reads "uncertainty" (extract_peratom()).
+void *PairStudent::extract(const char *name, int &dim)
+{
+  dim = 0;
+  if (uncertainty_on && strcmp(name, "uncertainty_flag") == 0) return (void *) &uncertainty_flag;
+  return nullptr;
+}
+
+// "uncertainty": one value per atom (ncol 0), as of the last step it was computed on. Only fix
+// pair asks for it, so a request while it is off is a user's input to stop on by name (fix pair's
+// own error would say only that the pair style "cannot extract" it).
+void *PairStudent::extract_peratom(const char *name, int &ncol)
+{
+  ncol = 0;
+  if (strcmp(name, "uncertainty") != 0) return nullptr;
+  if (!uncertainty_on)
+    error->all(FLERR, "pair_style student: the per-atom 'uncertainty' is asked for (fix pair) but "
+               "is off; add 'uncertainty yes' to pair_style student {}", model_file);
+  grow_uncertainty();
+  return (void *) uncertainty;
 }
 
 void PairStudent::tally_energies(int nlocal)

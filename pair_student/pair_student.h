@@ -30,6 +30,8 @@ class PairStudent : public Pair {
   void init_style() override;
   double init_one(int, int) override;
   void finish() override;
+  void *extract(const char *, int &) override;
+  void *extract_peratom(const char *, int &) override;
 
  protected:
   std::unique_ptr<StudentEvaluator> model;
@@ -40,6 +42,15 @@ class PairStudent : public Pair {
   FILE *debug_file;          // that file, opened at the first step written
   std::vector<int> type2species;    // LAMMPS type -> model species, -1 for NULL
   bool types_mapped;         // pair_coeff has mapped the types to the current model's elements
+
+  // per-atom uncertainty (keywords uncertainty, every): computed on the steps that are multiples
+  // of uncertainty_every and on those fix pair asks for through uncertainty_flag
+  int uncertainty_on;
+  int uncertainty_every;
+  int uncertainty_flag;
+  int uncertainty_nmax;      // atoms uncertainty has room for
+  double *uncertainty;       // (nmax) per atom, as of the last step computed
+  std::vector<double> atom_uncertainty;    // (nlocal) model output
 
   // buffers reused between steps; they only grow
   std::vector<int64_t> species;     // (nlocal + nghost)
@@ -60,6 +71,9 @@ class PairStudent : public Pair {
   void write_edges(int nedges);
   void tally_energies(int nlocal);
   void scatter_forces(int nedges);
+  bool uncertainty_wanted() const;
+  void grow_uncertainty();
+  void publish_uncertainty(int nlocal);
 };
 
 }    // namespace LAMMPS_NS

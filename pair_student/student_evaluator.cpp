@@ -23,6 +23,7 @@ struct StudentEvaluator::Impl {
   torch::Dtype dtype = torch::kFloat64;
   std::unique_ptr<NativeKernel> native;    // set when the native kernel runs this model
   std::string not_tabulated;               // the tabulated attribute the file lacks, if any
+  bool uncertainty = false;                // the file carries uncertainty statistics
 };
 
 StudentEvaluator::StudentEvaluator() : impl(std::make_unique<Impl>()) {}
@@ -83,6 +84,18 @@ static std::string read_metadata(const std::string &file,
   return "";
 }
 
+// Statistics with rows and the method that uses them (LocalStudent.atom_uncertainty); files from
+// before the uncertainty have neither, files exported without a dataset 0 rows.
+static bool carries_uncertainty(const torch::jit::Module &module)
+{
+  try {
+    return module.hasattr("uncertainty_mean") && module.find_method("atom_uncertainty") &&
+        module.attr("uncertainty_mean").toTensor().size(0) > 0;
+  } catch (const c10::Error &) {    // an attribute of that name that is no tensor
+    return false;
+  }
+}
+
 std::string StudentEvaluator::load(const std::string &file, const StudentOptions &opts)
 {
   std::unordered_map<std::string, std::string> extra = {
@@ -113,8 +126,11 @@ std::string StudentEvaluator::load(const std::string &file, const StudentOptions
   meta.dtype = dtype;
   impl->module.to(impl->dtype);
   impl->module.eval();
+  impl->uncertainty = carries_uncertainty(impl->module);
   return choose_kernel(file, opts);
 }
+
+bool StudentEvaluator::has_uncertainty() const { return impl->uncertainty; }
 
 std::string StudentEvaluator::choose_kernel(const std::string &file, const StudentOptions &opts)
 {
@@ -159,7 +175,7 @@ std::string StudentEvaluator::evaluate(const std::vector<int64_t> &species,
                                    const std::vector<int64_t> &edges,
                                    const std::vector<double> &vectors, int64_t nedges,
                                    int64_t nlocal, std::vector<double> &energy,
-                                   std::vector<double> &edge_grad)
+                                   std::vector<double> &edge_grad, std::vector<double> *uncertainty)
 {
   // the native kernel indexes its tables by species unchecked: one out of range reads past them
   const int64_t num_elements = (int64_t) meta.elements.size();
@@ -168,15 +184,39 @@ std::string StudentEvaluator::evaluate(const std::vector<int64_t> &species,
       return "atom " + std::to_string(i) + " has species " + std::to_string(species[i]) +
           ", but the model knows " + std::to_string(num_elements) + " element(s); map every "
           "atom type with 'pair_coeff * * <elements>' after 'pair_style student'";
-  if (impl->native) return impl->native->evaluate(species, edges, vectors, nedges, nlocal, energy, edge_grad);
-  return evaluate_torch(species, edges, vectors, nedges, nlocal, energy, edge_grad);
+  if (uncertainty && !impl->uncertainty)
+    return "the model file carries no uncertainty statistics; re-export it with 'pair-student "
+           "export FILE --uncertainty-from DATASET'";
+  if (impl->native)
+    return impl->native->evaluate(species, edges, vectors, nedges, nlocal, energy, edge_grad, uncertainty);
+  return evaluate_torch(species, edges, vectors, nedges, nlocal, energy, edge_grad, uncertainty);
+}
+
+// The module's own atom_uncertainty on the inputs of forward(): forward() hands back no features
+// to reuse, so 'kernel torch' pays a second pass through the moments and the readout for it.
+static std::string torch_uncertainty(torch::jit::Module &module, std::vector<torch::jit::IValue> &inputs,
+                                     int64_t nlocal, std::vector<double> &uncertainty)
+{
+  torch::Tensor u;
+  try {
+    torch::NoGradGuard no_grad;
+    u = module.get_method("atom_uncertainty")(inputs).toTensor().to(torch::kCPU, torch::kFloat64).contiguous();
+  } catch (const c10::Error &e) {
+    return std::string("the model's atom_uncertainty failed: ") + e.what_without_backtrace();
+  }
+  if (u.numel() != nlocal)
+    return "the model's atom_uncertainty returned " + std::to_string(u.numel()) + " values for " +
+        std::to_string(nlocal) + " local atoms; re-export it with 'pair-student export'";
+  uncertainty.assign(u.data_ptr<double>(), u.data_ptr<double>() + nlocal);
+  return "";
 }
 
 std::string StudentEvaluator::evaluate_torch(const std::vector<int64_t> &species,
                                          const std::vector<int64_t> &edges,
                                          const std::vector<double> &vectors, int64_t nedges,
                                          int64_t nlocal, std::vector<double> &energy,
-                                         std::vector<double> &edge_grad)
+                                         std::vector<double> &edge_grad,
+                                         std::vector<double> *uncertainty)
 {
   // from_blob wraps the host buffers without copying; .to() copies only across devices/dtypes
   auto i64 = torch::TensorOptions().dtype(torch::kInt64);
@@ -205,5 +245,5 @@ std::string StudentEvaluator::evaluate_torch(const std::vector<int64_t> &species
         " local atoms and " + std::to_string(nedges) + " edges; it breaks the student contract";
   energy.assign(t_energy.data_ptr<double>(), t_energy.data_ptr<double>() + nlocal);
   edge_grad.assign(t_grad.data_ptr<double>(), t_grad.data_ptr<double>() + 3 * nedges);
-  return "";
+  return uncertainty ? torch_uncertainty(impl->module, inputs, nlocal, *uncertainty) : "";
 }

@@ -37,11 +37,16 @@ class StudentEvaluator {
   const StudentMetadata &metadata() const { return meta; }
   std::string describe() const;
 
-  // Evaluates the model; energy (nlocal) and edge_grad (3*nedges) are written as doubles.
+  // Whether the file carries the statistics of the per-atom uncertainty (exported with a dataset).
+  bool has_uncertainty() const;
+
+  // Evaluates the model; energy (nlocal) and edge_grad (3*nedges) are written as doubles, and,
+  // when uncertainty is given, each local atom's uncertainty (nlocal, eV/A).
   // species: one per atom (local and ghost), each an index into metadata().elements.
   std::string evaluate(const std::vector<int64_t> &species, const std::vector<int64_t> &edges,
                        const std::vector<double> &vectors, int64_t nedges, int64_t nlocal,
-                       std::vector<double> &energy, std::vector<double> &edge_grad);
+                       std::vector<double> &energy, std::vector<double> &edge_grad,
+                       std::vector<double> *uncertainty = nullptr);
 
   StudentEvaluator();
   ~StudentEvaluator();
@@ -60,7 +65,8 @@ class StudentEvaluator {
   std::string choose_kernel(const std::string &file, const StudentOptions &opts);
   std::string evaluate_torch(const std::vector<int64_t> &species, const std::vector<int64_t> &edges,
                              const std::vector<double> &vectors, int64_t nedges, int64_t nlocal,
-                             std::vector<double> &energy, std::vector<double> &edge_grad);
+                             std::vector<double> &energy, std::vector<double> &edge_grad,
+                             std::vector<double> *uncertainty);
 };
 
 }    // namespace LAMMPS_NS

@@ -34,6 +34,8 @@ static constexpr int NUM_M[4] = {1, 3, 5, 10};    // components of each l
 // atoms per block (moments, readout, edge gradients): with 128, the block's moments, dE/dA and
 // activations outgrew L2 in float64 (original: 64 ran 9-13% faster, 32 the same as 64)
 static constexpr int64_t BLOCK = 64;
+// rows of the uncertainty's whitening per block: a cache line (an AVX-512 register) of T
+template <typename T> static constexpr int UNCERTAINTY_BLOCK = 64 / sizeof(T);
 
 namespace {
 
@@ -109,6 +111,39 @@ template <typename T> std::string fill_core(const TabulatedArrays<T> &a, CoreRep
     core.outer_sq.push_back(o * o);
     core.on = core.on || o > 0.0;
   }
+  return "";
+}
+
+// The uncertainty's statistics, checked against the readout: none, or a mean and whitening per
+// element at the last hidden width and (a, p).
+template <typename T>
+std::string fill_uncertainty(const TabulatedArrays<T> &a, typename Weights<T>::Uncertainty &u)
+{
+  u = typename Weights<T>::Uncertainty();
+  if (a.uncertainty_mean.empty()) return "";
+  const size_t n = a.num_elements, H = a.readout_out.in;
+  if (a.uncertainty_mean.size() != n * H || a.uncertainty_whiten.size() != n * H * H ||
+      a.uncertainty_calibration.size() != 2)
+    return "the uncertainty statistics in the model file do not match its readout (" +
+        std::to_string(a.num_elements) + " elements, last hidden width " + std::to_string(H) +
+        "); re-export it with 'pair-student export FILE --uncertainty-from DATASET'";
+  constexpr size_t V = UNCERTAINTY_BLOCK<T>;
+  const size_t padded = (H + V - 1) / V * V;
+  u.on = true;
+  u.hidden = (int) H;
+  u.padded = (int) padded;
+  u.mean = a.uncertainty_mean;
+  u.columns.assign(n * H * padded, T(0));
+  u.lower = true;
+  for (size_t e = 0; e < n; e++)
+    for (size_t r = 0; r < H; r++)
+      for (size_t c = 0; c < H; c++) {
+        const T w = a.uncertainty_whiten[(e * H + r) * H + c];
+        u.columns[(e * H + c) * padded + r] = w;
+        u.lower = u.lower && (c <= r || w == T(0));
+      }
+  u.a = (double) a.uncertainty_calibration[0];
+  u.p = (double) a.uncertainty_calibration[1];
   return "";
 }
 
@@ -203,6 +238,9 @@ template <typename T> std::string NativeKernel::load(const TabulatedArrays<T> &a
   CoreRepulsion core;
   problem = fill_core(a, core);
   if (!problem.empty()) return problem;
+  typename Weights<T>::Uncertainty uncertainty;
+  problem = fill_uncertainty(a, uncertainty);
+  if (!problem.empty()) return problem;
   if (gemm == "packed" && !PackedMatrix<double>::available())
     return "gemm packed needs the plugin built for AVX-512 (PAIR_STUDENT_MARCH_NATIVE on an "
            "AVX-512 CPU); use gemm blas or auto";
@@ -224,6 +262,7 @@ template <typename T> std::string NativeKernel::load(const TabulatedArrays<T> &a
   fill_tables(a, shape.channels, w);
   fill_readout(a, shape.channels, w);
   w.core = core;
+  w.uncertainty = std::move(uncertainty);
   shape.packed = gemm == "packed" || (gemm == "auto" && faster_packed(w));
   return "";
 }
@@ -511,6 +550,56 @@ void readout(const Shape &d, const Weights<T> &wt, Scratch<T> &s, const int64_t 
   }
 }
 
+// Each atom's uncertainty u = a d^p, d = sqrt(|z|^2 / H), z = W_e (h - mu_e), from the last
+// activations h of readout() (s.h[L]). z goes in blocks of V rows (a cache line of T), each
+// summed over the columns of W in four vector accumulators (one would wait on its own adds:
+// 25% slower on H = 80); for a lower-triangular W (an inverse Cholesky factor: load() checked
+// that the rest is exactly zero) a block stops at its last row's diagonal, which skips only
+// exact zeros. Rows are padded with zeros to a multiple of V (fill_uncertainty()).
+template <typename T>
+void uncertainty(const Weights<T> &wt, Scratch<T> &s, const int64_t *species, int n, double *out)
+{
+  constexpr int V = UNCERTAINTY_BLOCK<T>;
+  const auto &un = wt.uncertainty;
+  const int H = un.hidden, Hp = un.padded;
+  const std::vector<T> &h = s.h[wt.forward.size()];
+  s.centred.resize(H);
+  T *__restrict x = s.centred.data();
+  for (int i = 0; i < n; i++) {
+    const T *__restrict hi = &h[(size_t) i * H], *__restrict mu = &un.mean[species[i] * H];
+    const T *columns = &un.columns[(size_t) species[i] * H * Hp];
+    for (int j = 0; j < H; j++) x[j] = hi[j] - mu[j];
+    T squares[V] = {};
+    for (int r0 = 0; r0 < Hp; r0 += V) {
+      const int last = un.lower ? std::min(r0 + V, H) : H;
+      T z[4][V] = {};
+      int c = 0;
+      for (; c + 4 <= last; c += 4)
+        for (int k = 0; k < 4; k++) {
+          const T *__restrict col = columns + (size_t) (c + k) * Hp + r0;
+          const T xc = x[c + k];
+#pragma omp simd
+          for (int q = 0; q < V; q++) z[k][q] += col[q] * xc;
+        }
+      for (; c < last; c++) {
+        const T *__restrict col = columns + (size_t) c * Hp + r0;
+        const T xc = x[c];
+#pragma omp simd
+        for (int q = 0; q < V; q++) z[0][q] += col[q] * xc;
+      }
+#pragma omp simd
+      for (int q = 0; q < V; q++) {
+        const T zq = (z[0][q] + z[1][q]) + (z[2][q] + z[3][q]);
+        squares[q] += zq * zq;
+      }
+    }
+    T sum = 0;
+    for (int q = 0; q < V; q++) sum += squares[q];
+    const T d = std::sqrt(sum / (T) H);
+    out[i] = un.a * std::pow((double) d, un.p);
+  }
+}
+
 // dE/dX (n, F) into s.g, back through the readout: gz = dE/dz_l, g = dE/dh_l.
 template <typename T> void readout_gradient(const Shape &d, const Weights<T> &wt, Scratch<T> &s, int n)
 {
@@ -642,14 +731,16 @@ void mix_gradients(const Shape &d, const Weights<T> &wt, Scratch<T> &s, int n, T
 }
 
 // Energies of n atoms from their moments A (n, K, C), and G = dE/dA (n, K, C). The channel
-// mixings of all n atoms go through gemm, one call per angular component and direction.
+// mixings of all n atoms go through gemm, one call per angular component and direction. The
+// uncertainties, when asked for, right after the readout: its activations are still in cache.
 template <typename T, int CT>
 void atoms(const Shape &d, const Weights<T> &wt, Scratch<T> &s, const int64_t *species, int n,
-           const T *A, T *G, double *energy)
+           const T *A, T *G, double *energy, double *uncertainties)
 {
   mix_moments<T, CT>(d, wt, s, n, A);
   invariants<T, CT>(d, wt, s, n, A);
   readout(d, wt, s, species, n, energy);
+  if (uncertainties) uncertainty(wt, s, species, n, uncertainties);
   readout_gradient(d, wt, s, n);
   invariant_gradients<T, CT>(d, wt, s, n, A, G);
   mix_gradients<T, CT>(d, wt, s, n, G);
@@ -897,7 +988,7 @@ template <typename T, int CT>
 void NativeKernel::run(const Weights<T> &wt, Scratch<T> &s, const std::vector<int64_t> &species,
                        const std::vector<int64_t> &edges, const std::vector<double> &vectors,
                        int64_t nedges, int64_t nlocal, std::vector<double> &energy,
-                       std::vector<double> &edge_grad)
+                       std::vector<double> &edge_grad, double *uncertainty)
 {
   const int K = shape.components, C = CT ? CT : shape.channels;    // C: a multiple of 8 (load())
   sort_edges(edges.data(), nedges, nlocal);
@@ -911,7 +1002,8 @@ void NativeKernel::run(const Weights<T> &wt, Scratch<T> &s, const std::vector<in
   for (int64_t start = 0; start < nlocal; start += BLOCK) {
     const int64_t n = std::min(BLOCK, nlocal - start);
     moments<T, CT>(shape, wt, el, species.data(), start, n, ew, s.A.data());
-    atoms<T, CT>(shape, wt, s, species.data() + start, (int) n, s.A.data(), s.G.data(), &energy[start]);
+    atoms<T, CT>(shape, wt, s, species.data() + start, (int) n, s.A.data(), s.G.data(), &energy[start],
+                 uncertainty ? uncertainty + start : nullptr);
     edge_gradients<T, CT>(shape, wt, el, species.data(), start, n, s.G.data(), ew, edge_grad.data());
   }
   if (wt.core.on) core_pairs(wt.core, shape.num_elements, el, species.data(), nlocal, energy.data(), edge_grad.data());
@@ -921,14 +1013,22 @@ std::string NativeKernel::evaluate(const std::vector<int64_t> &species,
                                    const std::vector<int64_t> &edges,
                                    const std::vector<double> &vectors, int64_t nedges,
                                    int64_t nlocal, std::vector<double> &energy,
-                                   std::vector<double> &edge_grad)
+                                   std::vector<double> &edge_grad, std::vector<double> *uncertainty)
 {
+  double *u = nullptr;
+  if (uncertainty) {
+    if (!has_uncertainty())
+      return "the model file carries no uncertainty statistics; re-export it with 'pair-student "
+             "export FILE --uncertainty-from DATASET'";
+    uncertainty->resize(nlocal);
+    u = uncertainty->data();
+  }
   // the presets' channel counts once padded (22, 46, 64 in models/local.py -> 24, 48, 64), as
   // floats or doubles, get loops of compile-time length; other widths run generic loops
   auto go = [&](const auto &weights, auto &scratch, auto width) {
     using T = typename std::decay_t<decltype(weights.values)>::value_type;
     run<T, decltype(width)::value>(weights, scratch, species, edges, vectors, nedges, nlocal, energy,
-                                   edge_grad);
+                                   edge_grad, u);
   };
   auto by_width = [&](const auto &weights, auto &scratch) {
     if (shape.channels == 24) go(weights, scratch, std::integral_constant<int, 24>());

@@ -39,6 +39,10 @@ template <typename T> struct TabulatedArrays {
   // core repulsion (pair_student/models/repulsion.py): atomic numbers (num_elements) and the
   // switching window of each ordered pair (num_elements^2); empty or every outer 0: off
   std::vector<double> core_z, core_inner, core_outer;
+  // per-atom uncertainty (pair_student/models/uncertainty.py): per element the mean of the last
+  // readout activations (num_elements, H) and their whitening (num_elements, H, H), and the
+  // calibration (a, p); empty: the file carries none
+  std::vector<T> uncertainty_mean, uncertainty_whiten, uncertainty_calibration;
 };
 
 // The core repulsion as the kernel runs it: on only where some pair has a window.
@@ -55,10 +59,14 @@ class NativeKernel {
   template <typename T> std::string load(const TabulatedArrays<T> &model, const std::string &gemm);
   // "packed" or "blas": the matrix products as chosen at load
   const char *gemm_name() const { return shape.packed ? "packed" : "blas"; }
+  // whether the model file carries the statistics of the per-atom uncertainty
+  bool has_uncertainty() const { return single ? w32.uncertainty.on : w64.uncertainty.on; }
   // species must lie in [0, num_elements) for all nlocal + ghost atoms (StudentEvaluator checks it).
+  // uncertainty: when given, each local atom's uncertainty a d^p (eV/A) is written into it.
   std::string evaluate(const std::vector<int64_t> &species, const std::vector<int64_t> &edges,
                        const std::vector<double> &vectors, int64_t nedges, int64_t nlocal,
-                       std::vector<double> &energy, std::vector<double> &edge_grad);
+                       std::vector<double> &energy, std::vector<double> &edge_grad,
+                       std::vector<double> *uncertainty = nullptr);
 
   template <typename T> struct Weights {
     std::vector<T> values, slopes;    // radial tables: (pairs * (points + 1), num_l * channels)
@@ -73,11 +81,20 @@ class NativeKernel {
     std::vector<T> out_weight, shift;    // (hidden), (num_elements)
     double out_bias = 0.0, scale = 1.0;  // in the run dtype's precision
     CoreRepulsion core;
+    struct Uncertainty {
+      bool on = false;
+      bool lower = false;       // every whitening is lower-triangular: the zeros above are skipped
+      int hidden = 0, padded = 0;    // padded: hidden rounded up to a cache line of T
+      std::vector<T> mean;      // (num_elements, hidden)
+      std::vector<T> columns;   // (num_elements, hidden, padded): W_e transposed, a column of W a row
+      double a = 0.0, p = 1.0;  // the calibration, as the file holds it in the run dtype
+    } uncertainty;
   };
   // Buffers kept across steps: allocating them per call cost 17-25% of a step (page faults, zeroing).
   template <typename T> struct Scratch {
     std::vector<T> A, G, B1, b, q, b5, g, gz, t1, t2, t3;
     std::vector<std::vector<T>> h, slope;    // readout activations and silu' per layer
+    std::vector<T> centred;                  // one atom's h - mu (uncertainty)
   };
   // What every step needs: the sizes and the gemm chosen at load. channels: the model's, padded
   // to a multiple of 8 (load()), the width of every channel axis here.
@@ -92,7 +109,7 @@ class NativeKernel {
   void run(const Weights<T> &wt, Scratch<T> &s, const std::vector<int64_t> &species,
            const std::vector<int64_t> &edges, const std::vector<double> &vectors,
            int64_t nedges, int64_t nlocal, std::vector<double> &energy,
-           std::vector<double> &edge_grad);
+           std::vector<double> &edge_grad, double *uncertainty);
   void sort_edges(const int64_t *center, int64_t nedges, int64_t nlocal);
 
   bool single = false;    // float32 run dtype: w32 and s32, else w64 and s64

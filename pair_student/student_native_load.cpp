@@ -92,6 +92,12 @@ std::string read_arrays(const torch::jit::Module &m, torch::Dtype dtype, Tabulat
     a.core_inner = doubles("core_inner");
     a.core_outer = doubles("core_outer");
   }
+  // files exported before the uncertainty, or without a dataset, have none (0 rows: none)
+  if (m.hasattr("uncertainty_mean") && m.attr("uncertainty_mean").toTensor().size(0) > 0) {
+    a.uncertainty_mean = tensor("uncertainty_mean");
+    a.uncertainty_whiten = tensor("uncertainty_whiten");
+    a.uncertainty_calibration = tensor("uncertainty_calibration");
+  }
   return ok ? "" : "the tables and weights in the model file do not match its sizes; re-export it";
 }
 
