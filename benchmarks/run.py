@@ -33,8 +33,9 @@ from .potentials import STUDENT_DIRS, classical_potentials, student_potentials
 from .speed import available_mb, predicted_rss_mb, supercell, teacher_cost, time_potential
 
 DATASETS = OUT / "datasets"
-TOOLS = ("floor", "locality", "overhead", "profile", "repulsion", "uncertainty")
-"""Modules of ``benchmarks`` with a command of their own (``python -m benchmarks TOOL``)."""
+TOOLS = ("floor", "locality", "overhead", "profile", "repulsion", "uncertainty", "uncertainty-cost")
+"""Modules of ``benchmarks`` with a command of their own (``python -m benchmarks TOOL``; a dash in
+TOOL is an underscore in the module's name)."""
 
 
 def first_line(exc: BaseException) -> str:
