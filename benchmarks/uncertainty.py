@@ -108,7 +108,8 @@ def _per_frame(models: Dict[str, torch.nn.Module], frames, fitted: Dict[str, Dic
             rec["err"].append(err.max())
             rec["rmse"].append(np.sqrt((err ** 2).mean() / 3))
             g = atoms_to_graph(atoms, model.cutoff, model.elements)
-            u, dt = _timed(lambda: model.atom_uncertainty(g["species"], g["edge_index"], g["edge_vectors"], g["num_local"]))
+            with torch.no_grad():
+                u, dt = _timed(model.atom_uncertainty, g["species"], g["edge_index"], g["edge_vectors"], g["num_local"])
             rec["u"]["last-layer"].append(float(u.max()))
             rec["seconds"]["last-layer"] += dt
             mean, whiten = fitted[size]["invariants"]

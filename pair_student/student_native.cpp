@@ -115,31 +115,35 @@ template <typename T> std::string fill_core(const TabulatedArrays<T> &a, CoreRep
 }
 
 // The uncertainty's statistics, checked against the readout: none, or a mean and whitening per
-// element at the last hidden width and (a, p).
+// element of the readout's input (the invariants, F = feature_blocks * channels) and (a, p).
 template <typename T>
 std::string fill_uncertainty(const TabulatedArrays<T> &a, typename Weights<T>::Uncertainty &u)
 {
   u = typename Weights<T>::Uncertainty();
   if (a.uncertainty_mean.empty()) return "";
-  const size_t n = a.num_elements, H = a.readout_out.in;
-  if (a.uncertainty_mean.size() != n * H || a.uncertainty_whiten.size() != n * H * H ||
+  const size_t n = a.num_elements, F = (size_t) feature_blocks(a.lmax) * a.channels;
+  if (a.uncertainty_mean.size() != n * F || a.uncertainty_whiten.size() != n * F * F ||
       a.uncertainty_calibration.size() != 2)
-    return "the uncertainty statistics in the model file do not match its readout (" +
-        std::to_string(a.num_elements) + " elements, last hidden width " + std::to_string(H) +
-        "); re-export it with 'pair-student export FILE --uncertainty-from DATASET'";
+    return "the uncertainty statistics in the model file do not match its invariants (" +
+        std::to_string(a.num_elements) + " elements, " + std::to_string(F) + " features); "
+        "re-export it with 'pair-student export FILE --uncertainty-from DATASET'";
   constexpr size_t V = UNCERTAINTY_BLOCK<T>;
-  const size_t padded = (H + V - 1) / V * V;
+  const size_t padded = (F + V - 1) / V * V;
+  // the kernel's invariants sit in channel blocks padded to a multiple of 8 (load())
+  const int tc = a.channels, pc = (a.channels + 7) / 8 * 8;
   u.on = true;
-  u.hidden = (int) H;
+  u.hidden = (int) F;
   u.padded = (int) padded;
   u.mean = a.uncertainty_mean;
-  u.columns.assign(n * H * padded, T(0));
+  u.gather.resize(F);
+  for (size_t j = 0; j < F; j++) u.gather[j] = (int) (j / tc) * pc + (int) (j % tc);
+  u.columns.assign(n * F * padded, T(0));
   u.lower = true;
   for (size_t e = 0; e < n; e++)
-    for (size_t r = 0; r < H; r++)
-      for (size_t c = 0; c < H; c++) {
-        const T w = a.uncertainty_whiten[(e * H + r) * H + c];
-        u.columns[(e * H + c) * padded + r] = w;
+    for (size_t r = 0; r < F; r++)
+      for (size_t c = 0; c < F; c++) {
+        const T w = a.uncertainty_whiten[(e * F + r) * F + c];
+        u.columns[(e * F + c) * padded + r] = w;
         u.lower = u.lower && (c <= r || w == T(0));
       }
   u.a = (double) a.uncertainty_calibration[0];
@@ -550,25 +554,28 @@ void readout(const Shape &d, const Weights<T> &wt, Scratch<T> &s, const int64_t 
   }
 }
 
-// Each atom's uncertainty u = a d^p, d = sqrt(|z|^2 / H), z = W_e (h - mu_e), from the last
-// activations h of readout() (s.h[L]). z goes in blocks of V rows (a cache line of T), each
+// Each atom's uncertainty u = a d^p, d = sqrt(|z|^2 / H), z = W_e (x - mu_e), from the H
+// invariants x of the readout's input (s.h[0], gathered out of its padded channel blocks).
+// z goes in blocks of V rows (a cache line of T), each
 // summed over the columns of W in four vector accumulators (one would wait on its own adds:
 // 25% slower on H = 80); for a lower-triangular W (an inverse Cholesky factor: load() checked
 // that the rest is exactly zero) a block stops at its last row's diagonal, which skips only
 // exact zeros. Rows are padded with zeros to a multiple of V (fill_uncertainty()).
 template <typename T>
-void uncertainty(const Weights<T> &wt, Scratch<T> &s, const int64_t *species, int n, double *out)
+void uncertainty(const Shape &d, const Weights<T> &wt, Scratch<T> &s, const int64_t *species, int n, double *out)
 {
   constexpr int V = UNCERTAINTY_BLOCK<T>;
   const auto &un = wt.uncertainty;
   const int H = un.hidden, Hp = un.padded;
-  const std::vector<T> &h = s.h[wt.forward.size()];
+  const std::vector<T> &X = s.h[0];
+  const size_t stride = (size_t) d.features;    // padded channel blocks
   s.centred.resize(H);
   T *__restrict x = s.centred.data();
+  const int *__restrict gather = un.gather.data();
   for (int i = 0; i < n; i++) {
-    const T *__restrict hi = &h[(size_t) i * H], *__restrict mu = &un.mean[species[i] * H];
+    const T *__restrict xi = &X[(size_t) i * stride], *__restrict mu = &un.mean[species[i] * H];
     const T *columns = &un.columns[(size_t) species[i] * H * Hp];
-    for (int j = 0; j < H; j++) x[j] = hi[j] - mu[j];
+    for (int j = 0; j < H; j++) x[j] = xi[gather[j]] - mu[j];
     T squares[V] = {};
     for (int r0 = 0; r0 < Hp; r0 += V) {
       const int last = un.lower ? std::min(r0 + V, H) : H;
@@ -595,8 +602,8 @@ void uncertainty(const Weights<T> &wt, Scratch<T> &s, const int64_t *species, in
     }
     T sum = 0;
     for (int q = 0; q < V; q++) sum += squares[q];
-    const T d = std::sqrt(sum / (T) H);
-    out[i] = un.a * std::pow((double) d, un.p);
+    const T dist = std::sqrt(sum / (T) H);
+    out[i] = un.a * std::pow((double) dist, un.p);
   }
 }
 
@@ -740,7 +747,7 @@ void atoms(const Shape &d, const Weights<T> &wt, Scratch<T> &s, const int64_t *s
   mix_moments<T, CT>(d, wt, s, n, A);
   invariants<T, CT>(d, wt, s, n, A);
   readout(d, wt, s, species, n, energy);
-  if (uncertainties) uncertainty(wt, s, species, n, uncertainties);
+  if (uncertainties) uncertainty(d, wt, s, species, n, uncertainties);
   readout_gradient(d, wt, s, n);
   invariant_gradients<T, CT>(d, wt, s, n, A, G);
   mix_gradients<T, CT>(d, wt, s, n, G);

@@ -84,9 +84,10 @@ class NativeKernel {
     struct Uncertainty {
       bool on = false;
       bool lower = false;       // every whitening is lower-triangular: the zeros above are skipped
-      int hidden = 0, padded = 0;    // padded: hidden rounded up to a cache line of T
-      std::vector<T> mean;      // (num_elements, hidden)
-      std::vector<T> columns;   // (num_elements, hidden, padded): W_e transposed, a column of W a row
+      int hidden = 0, padded = 0;    // the invariants' count F; padded: F rounded up to a cache line of T
+      std::vector<int> gather;  // (F): where feature j sits in the kernel's padded invariants
+      std::vector<T> mean;      // (num_elements, F)
+      std::vector<T> columns;   // (num_elements, F, padded): W_e transposed, a column of W a row
       double a = 0.0, p = 1.0;  // the calibration, as the file holds it in the run dtype
     } uncertainty;
   };

@@ -170,7 +170,7 @@ class LocalStudent(StudentModel):
         self.register_buffer("core_inner", torch.zeros(n * n, dtype=f64), persistent=False)
         self.register_buffer("core_outer", torch.zeros(n * n, dtype=f64), persistent=False)
         # uncertainty statistics (models/uncertainty.py), fitted at export; empty: none
-        for name, shape in (("uncertainty_mean", (0, hidden)), ("uncertainty_whiten", (0, hidden, hidden)),
+        for name, shape in (("uncertainty_mean", (0, num_features)), ("uncertainty_whiten", (0, num_features, num_features)),
                             ("uncertainty_calibration", (2,))):
             self.register_buffer(name, torch.zeros(shape), persistent=False)
         if core_outer is not None:
@@ -339,15 +339,15 @@ class LocalStudent(StudentModel):
     @torch.jit.export
     def hidden_features(self, species: torch.Tensor, moments: torch.Tensor) -> torch.Tensor:
         """``(num_atoms, hidden)``: the readout's last activations, of which the energy is a
-        linear function; the uncertainty (:mod:`.uncertainty`) measures how far they lie from
-        the training set's."""
+        linear function."""
         h = self.act(self.readout_in(self.invariants(moments)) + self.element_bias[species])
         for layer in self.readout_hidden:
             h = self.act(layer(h))
         return h
 
     def invariants(self, moments: torch.Tensor) -> torch.Tensor:
-        """``(num_atoms, features)``: the rotation invariants of the moments, the readout's input."""
+        """``(num_atoms, features)``: the rotation invariants of the moments, the readout's input;
+        the uncertainty (:mod:`.uncertainty`) measures how far they lie from the training set's."""
         a0, a1 = moments[:, 0], moments[:, 1:4]
         feats = [a0, (a1 * torch.matmul(a1, self.mix[0])).sum(1)]
         if self.lmax >= 2:
@@ -378,16 +378,16 @@ class LocalStudent(StudentModel):
                                "(pair-student export --uncertainty-from DATASET)")
         moments, _ = self.local_moments(species, edge_index, edge_vectors, num_local)
         s = species[:num_local]
-        h = self.hidden_features(s, moments)
-        z = torch.bmm(self.uncertainty_whiten[s], (h - self.uncertainty_mean[s]).unsqueeze(2)).squeeze(2)
+        x = self.invariants(moments)
+        z = torch.bmm(self.uncertainty_whiten[s], (x - self.uncertainty_mean[s]).unsqueeze(2)).squeeze(2)
         distance = torch.sqrt((z * z).mean(1))
         return self.uncertainty_calibration[0] * torch.pow(distance, self.uncertainty_calibration[1])
 
     def set_uncertainty(self, mean: torch.Tensor, whiten: torch.Tensor, calibration: torch.Tensor) -> None:
-        """Per element the training set's mean last-layer features ``(num_elements, hidden)`` and
-        their whitening ``(num_elements, hidden, hidden)``, and ``calibration = (a, p)``: an atom's
+        """Per element the training set's mean invariants ``(num_elements, features)`` and their
+        whitening ``(num_elements, features, features)``, and ``calibration = (a, p)``: an atom's
         uncertainty is ``a * d**p`` for its whitened RMS distance ``d`` (:mod:`.uncertainty`)."""
-        n, hidden = self.num_elements, self.readout_out.in_features
+        n, hidden = self.num_elements, self.readout_in.in_features
         mean, whiten = torch.as_tensor(mean), torch.as_tensor(whiten)
         calibration = torch.as_tensor(calibration)
         if mean.shape != (n, hidden) or whiten.shape != (n, hidden, hidden) or calibration.shape != (2,):
