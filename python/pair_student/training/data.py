@@ -16,7 +16,7 @@ import torch
 from ase import Atoms
 from ase.stress import voigt_6_to_full_3x3_stress
 
-from ..data.dataset import dataset_file, frame_labels, has_labels
+from ..data.dataset import dataset_file, frame_labels, has_labels, uncompressed
 from ..graph import atoms_to_graph, edge_forces, edge_virials
 
 Graph = Dict[str, object]
@@ -27,7 +27,8 @@ def read_frames(path, split: Optional[str] = None) -> List[Atoms]:
     :func:`pair_student.data.dataset.read_dataset` (which streams, and reads extxyz only) the
     format is ASE's guess from the name, and an empty or unreadable file raises ASE's error,
     which :func:`read_labelled` turns into advice."""
-    frames = ase.io.read(dataset_file(path), ":")
+    path = dataset_file(path)
+    frames = ase.io.read(uncompressed(path), ":", format="extxyz") if path.suffix == ".gz" else ase.io.read(path, ":")
     if split is not None:
         frames = [a for a in frames if a.info.get("split") == split]
     return frames
