@@ -49,15 +49,18 @@ def _trajectory(student: Path, start: Start, temp: float, pres: float, *, steps:
             lmp.commands_string(md_script(periodic=periodic, temp=temp, pres=pres, triclinic=triclinic, dt_fs=1.0,
                                           equilibrate=0, seeds=[seed + 1, seed + 2],
                                           ff_lines=_uncertainty_lines(student, elements, stride), data=data))
-            for k in range(steps // stride):
-                lmp.command(f"run {stride} pre {'yes' if k == 0 else 'no'} post no")
+            # step 0 counts too: a start the student cannot handle (an interstitial it never saw)
+            # may pass the stop at its first snapshot, and would otherwise teach nothing
+            for k in range(steps // stride + 1):
+                if k:
+                    lmp.command(f"run {stride} pre {'yes' if k == 1 else 'no'} post no")
                 umax = float(lmp.extract_variable("umax"))
-                if not np.isfinite(umax) or umax > stop:
+                if not np.isfinite(umax) or (k and umax > stop):
                     break
                 frame = snapshot(lmp, numbers)
                 frame.pbc = atoms.pbc
                 frame.info.update({"explore": start.kind, "temperature": temp, "pressure": pres,
-                                   "step": (k + 1) * stride, "uncertainty_max": umax})
+                                   "step": k * stride, "uncertainty_max": umax})
                 frames.append(frame)
         except Exception:  # noqa: BLE001 -- LAMMPS stops a lost trajectory with a bare Exception
             pass  # the trajectory ends here; its earlier snapshots were sane and are kept
