@@ -66,3 +66,27 @@ def test_every_shipped_dimer_repels_from_its_core_window_down_to_0_2_angstrom(sy
                 slopes = dimer_slopes(model, i, j, r)
                 assert slopes.max() < 0, f"{system} {size} {elements[i]}-{elements[j]} attracts at " \
                                          f"{r[slopes.argmax()]:.3f} A"
+
+
+@pytest.mark.parametrize("system", ["si", "gan", "ethanol"])
+def test_every_shipped_student_knows_when_it_is_wrong(system):
+    """Each file carries its uncertainty, fitted on a dataset's training and validation splits,
+    and it is larger on a squeezed copy of a frame than on the frame itself."""
+    from pair_student.calculator import StudentCalculator
+    from pair_student.data.structures import demo_structure
+
+    for size in SIZES:
+        path = shipped_model(system, size)
+        fitted = read_metadata(path)["provenance"]["uncertainty"]
+        assert fitted["train_frames"] > 100 and fitted["validation_frames"] >= 40
+        assert fitted["calibration"]["a"] > 0 and 0.5 <= fitted["calibration"]["p"] <= 3.0
+        atoms = demo_structure(system)
+        atoms.calc = StudentCalculator(path, uncertainty=True)
+        atoms.get_potential_energy()
+        near = atoms.calc.results["uncertainty"].max()
+        squeezed = atoms.copy()
+        squeezed.set_cell(squeezed.cell * 0.85, scale_atoms=True) if system != "ethanol" else \
+            squeezed.set_positions(0.85 * (squeezed.positions - squeezed.positions.mean(0)))
+        squeezed.calc = StudentCalculator(path, uncertainty=True)
+        squeezed.get_potential_energy()
+        assert squeezed.calc.results["uncertainty"].max() > 2 * near

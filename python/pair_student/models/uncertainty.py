@@ -154,7 +154,7 @@ def fit_uncertainty(model: LocalStudent, train: Sequence[Atoms], validation: Seq
     a, p = fit_calibration(np.concatenate(d), np.concatenate(errors))
     model.set_uncertainty(mean, whiten, torch.tensor([a, p], dtype=torch.float64))
     return {
-        "estimator": "whitened distance of the last-layer features, per element",
+        "estimator": "whitened distance of the invariants (the readout input), per element",
         "ridge": ridge, "train_frames": len(train), "validation_frames": len(validation),
         "calibration": {"a": a, "p": p, "form": "u = a * d**p (eV/A)"},
         "validation_distance_median": float(np.median(np.concatenate(d))),
