@@ -7,9 +7,9 @@ at what cost.
 Estimators, each fitted on the student's dataset (training split: statistics; validation
 split: calibration), never on a held-out or test frame:
 
-* ``last-layer``: whitened distance of the readout's last activations (what ships,
-  :mod:`pair_student.models.uncertainty`);
-* ``invariants``: the same distance on the readout's input, the rotation invariants;
+* ``invariants``: whitened distance of the readout's input, the rotation invariants, calibrated
+  into eV/A (what ships, :mod:`pair_student.models.uncertainty`);
+* ``last-layer``: the same distance on the readout's last activations;
 * ``committee``: the spread of the forces of the three shipped sizes of the system, per atom
   ``sqrt(mean_m |F_m - F_mean|^2)``: a committee of students of different sizes, which costs
   all three of them.
@@ -39,7 +39,7 @@ from pair_student.data.dataset import frame_labels, read_dataset
 from pair_student.graph import atoms_to_graph, edge_forces
 from pair_student.models.shipped import shipped_models
 from pair_student.models.student_file import model_from_student_file
-from pair_student.models.uncertainty import distances, fit_statistics, fit_uncertainty, hidden_of, invariants_of
+from pair_student.models.uncertainty import distances, fit_statistics, fit_uncertainty, hidden_of
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = {"si": "benchmarks/datasets/large/si.extxyz.gz", "gan": "benchmarks/datasets/large/gan.extxyz.gz",
@@ -110,12 +110,12 @@ def _per_frame(models: Dict[str, torch.nn.Module], frames, fitted: Dict[str, Dic
             g = atoms_to_graph(atoms, model.cutoff, model.elements)
             with torch.no_grad():
                 u, dt = _timed(model.atom_uncertainty, g["species"], g["edge_index"], g["edge_vectors"], g["num_local"])
-            rec["u"]["last-layer"].append(float(u.max()))
-            rec["seconds"]["last-layer"] += dt
-            mean, whiten = fitted[size]["invariants"]
-            d, dt = _timed(distances, model, atoms, mean, whiten, invariants_of)
-            rec["u"]["invariants"].append(float(d.max()))
+            rec["u"]["invariants"].append(float(u.max()))
             rec["seconds"]["invariants"] += dt
+            mean, whiten = fitted[size]["last-layer"]
+            d, dt = _timed(distances, model, atoms, mean, whiten, hidden_of)
+            rec["u"]["last-layer"].append(float(d.max()))
+            rec["seconds"]["last-layer"] += dt
         stack = np.stack(list(forces.values()))
         spread = np.sqrt(((stack - stack.mean(0)) ** 2).sum(2).mean(0))
         for size in models:
@@ -144,7 +144,7 @@ def measure(system: str, on: str = "heldout") -> Dict:
     for size, path in files.items():
         model, _ = model_from_student_file(path)
         report = fit_uncertainty(model, train, val)
-        fitted[size] = {"invariants": fit_statistics(model, train, features=invariants_of), "last-layer": report}
+        fitted[size] = {"last-layer": fit_statistics(model, train, features=hidden_of), "invariants": report}
         models[size] = model
     per = _per_frame(models, heldout, fitted)
     for size, model in models.items():
@@ -156,10 +156,10 @@ def measure(system: str, on: str = "heldout") -> Dict:
         cost["committee"] = sum(per[s]["seconds"]["student"] for s in models) / rec["seconds"]["student"]
         result["students"][size] = {
             "test_force_rmse": ref, "heldout_force_rmse": float(np.sqrt((rmse ** 2).mean())),
-            "calibration": fitted[size]["last-layer"]["calibration"],
-            "mean_predicted_over_max_error": float(u["last-layer"].mean() / err.mean()),
+            "calibration": fitted[size]["invariants"]["calibration"],
+            "mean_predicted_over_max_error": float(u["invariants"].mean() / err.mean()),
             "estimators": {e: {**_scores(u[e], err, rmse, ref), "cost_vs_student": cost[e]} for e in u},
-            "frames": {"u_last_layer": u["last-layer"].tolist(), "max_error": err.tolist(), "rmse": rmse.tolist()},
+            "frames": {"u": u["invariants"].tolist(), "max_error": err.tolist(), "rmse": rmse.tolist()},
         }
     return result
 
@@ -196,10 +196,10 @@ def plot(results: List[Dict], path: Path) -> None:
     for ax, r in zip(axes[0], results):
         for size, s in r["students"].items():
             f = s["frames"]
-            ax.loglog(f["u_last_layer"], f["max_error"], ".", ms=4, alpha=0.7,
-                      label=f"{size} (rho {s['estimators']['last-layer']['spearman']:.2f})")
-        lo = min(min(s["frames"]["u_last_layer"] + s["frames"]["max_error"]) for s in r["students"].values())
-        hi = max(max(s["frames"]["u_last_layer"] + s["frames"]["max_error"]) for s in r["students"].values())
+            ax.loglog(f["u"], f["max_error"], ".", ms=4, alpha=0.7,
+                      label=f"{size} (rho {s['estimators']['invariants']['spearman']:.2f})")
+        lo = min(min(s["frames"]["u"] + s["frames"]["max_error"]) for s in r["students"].values())
+        hi = max(max(s["frames"]["u"] + s["frames"]["max_error"]) for s in r["students"].values())
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
         ax.set(xlabel="largest atom uncertainty (eV/Å)", ylabel="largest atom force error (eV/Å)",
                title=f"{r['system']}: {'held-out' if r['on'] == 'heldout' else 'validation'} frames")
