@@ -4,10 +4,8 @@ side in alternating rounds (the best round of each counts, which damps the noise
 machine).
 
 ``python -m benchmarks uncertainty-cost [--model FILE] [--natoms 10000] [--rounds 3] [--seconds 4]``
-writes ``benchmarks/uncertainty_cost.json`` and ``.md`` (the committed ones: ``--rounds 7 --seconds 6``). The default model is the shipped Si ultra-tiny
-re-exported with statistics into ``out/unc/`` (made here when missing, ~10 min on 2 cores):
-``pair-student export python/pair_student/demo/si/ultra-tiny_model_traced.pt --dtype float32
---uncertainty-from benchmarks/datasets/large/si.extxyz.gz --out out/unc/``. Every variant runs
+writes ``benchmarks/uncertainty_cost.json`` and ``.md`` (the committed ones: ``--rounds 7 --seconds 6``).
+The default model is the shipped Si ultra-tiny, which carries its statistics; every variant runs
 the same file, so they differ only by the uncertainty: one whitening product per atom on the
 steps it is computed, and two reductions over the ranks.
 """
@@ -18,8 +16,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -29,19 +25,10 @@ from pair_student.contract import read_metadata
 from .common import OUT, ROOT, Potential, cpu_name
 from .speed import supercell, time_potential
 
-SHIPPED = ROOT / "python" / "pair_student" / "demo" / "si" / "ultra-tiny_model_traced.pt"
-DATASET = ROOT / "benchmarks" / "datasets" / "large" / "si.extxyz.gz"
-MODEL = OUT / "unc" / "ultra-tiny_model_traced.pt"
+MODEL = ROOT / "python" / "pair_student" / "demo" / "si" / "ultra-tiny_model_traced.pt"
 RESULT = Path(__file__).with_suffix(".json")
 CPU_USE = re.compile(r"([\d.]+)% CPU use with")
 VARIANTS = {"off": "uncertainty no", "every 1": "uncertainty yes every 1", "every 10": "uncertainty yes every 10"}
-
-
-def export_with_statistics(out: Path) -> Path:
-    """The shipped Si ultra-tiny with uncertainty statistics (float32, as the timings run)."""
-    subprocess.run([sys.executable, "-m", "pair_student", "export", str(SHIPPED), "--dtype", "float32",
-                    "--uncertainty-from", str(DATASET), "--out", str(out.parent)], check=True)
-    return out
 
 
 def _potential(name: str, path: Path, options: str, dtype: str) -> Potential:
@@ -112,16 +99,14 @@ def table(result: Dict[str, object]) -> str:
 def main(argv: Optional[List[str]] = None, prog: str = "python -m benchmarks uncertainty-cost") -> int:
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("--model", type=Path, default=MODEL,
-                   help="student file with uncertainty statistics (default: the Si ultra-tiny in out/unc/, "
-                        "exported when missing)")
+                   help="student file with uncertainty statistics (default: the shipped Si ultra-tiny)")
     p.add_argument("--natoms", type=int, default=10000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--seconds", type=float, default=4.0, help="length of each timed run")
     p.add_argument("--out", type=Path, default=RESULT, help="JSON to write; the table goes next to it (.md)")
     args = p.parse_args(argv)
-    path = args.model if args.model.is_file() or args.model != MODEL else export_with_statistics(MODEL)
-    result = measure(path, args.natoms, args.rounds, args.dtype, args.seconds)
+    result = measure(args.model, args.natoms, args.rounds, args.dtype, args.seconds)
     atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
     atomic_write_text(args.out.with_suffix(".md"), table(result))
     for kind in ("", "cpu_"):
