@@ -45,6 +45,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--stride", type=int, default=d.stride, help="steps between snapshots")
     p.add_argument("--epochs", type=int, default=d.epochs, help="epochs of training per round")
     p.add_argument("--max-time", type=float, default=None, help="seconds of training per round")
+    p.add_argument("--finetune-lr", type=float, default=d.finetune_lr, help="learning rate of the fine-tuning rounds")
     p.add_argument("--heldout", default=None, help="labelled frames evaluated each round and never used otherwise")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
@@ -66,7 +67,7 @@ def main(argv: Optional[List[str]] = None, prog: str = "pair-student distill --a
                        teacher=args.teacher, init=args.init, temperatures=args.temperatures, pressures=args.pressures,
                        rounds=args.rounds, frames_per_round=args.frames_per_round, budget=args.budget,
                        threshold=args.threshold, steps=args.steps, stride=args.stride, epochs=args.epochs,
-                       max_time=args.max_time, heldout=args.heldout, seed=args.seed, device=args.device,
+                       max_time=args.max_time, finetune_lr=args.finetune_lr, heldout=args.heldout, seed=args.seed, device=args.device,
                        progress=not args.no_progress)
     try:
         result = run_active(cfg)
