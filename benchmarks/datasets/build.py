@@ -79,16 +79,16 @@ def method_counts(settings: dict, periodic: bool) -> Dict[str, int]:
     return counts
 
 
-class Build:
-    """One system's build: sampling per method, labelling, then the shipped files."""
+class WorkFolder:
+    """A system's work folder: its settings, the teacher (built on first use) and the wall time of
+    each stage, summed over resumed runs. Shared by this build and the held-out sets' build."""
 
-    def __init__(self, system: str, *, teacher_name: str, work: Path, out_dir: Path) -> None:
+    def __init__(self, system: str, settings: dict, *, teacher_name: str, work: Path, out_dir: Path) -> None:
         self.system = system
-        self.settings = SYSTEMS[system]
+        self.settings = settings
         self.teacher_name = teacher_name
         self.work = work / system
         self.out_dir = out_dir
-        self.structure = demo_structure(system)
         self._teacher = None
 
     @property
@@ -108,16 +108,26 @@ class Build:
         times[key] = round(times.get(key, 0.0) + seconds, 2)
         atomic_write_text(self.work / "times.json", json.dumps(times, indent=1, sort_keys=True))
 
-    def check_settings(self) -> None:
+    def check_record(self, record: dict) -> None:
         """A work folder made with other settings would mix two recipes: refuse it."""
         self.work.mkdir(parents=True, exist_ok=True)
-        record = {"system": self.system, "seed": SEED, "teacher": self.teacher_name,
-                  **{k: list(v) if isinstance(v, tuple) else v for k, v in self.settings.items()}}
         path = self.work / "settings.json"
         if path.exists() and json.loads(path.read_text()) != record:
             raise SystemExit(f"{self.work} was built with other settings; delete it (or pass --fresh) "
                              "to start over")
         atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True))
+
+
+class Build(WorkFolder):
+    """One system's build: sampling per method, labelling, then the shipped files."""
+
+    def __init__(self, system: str, *, teacher_name: str, work: Path, out_dir: Path) -> None:
+        super().__init__(system, SYSTEMS[system], teacher_name=teacher_name, work=work, out_dir=out_dir)
+        self.structure = demo_structure(system)
+
+    def check_settings(self) -> None:
+        self.check_record({"system": self.system, "seed": SEED, "teacher": self.teacher_name,
+                           **{k: list(v) if isinstance(v, tuple) else v for k, v in self.settings.items()}})
 
     def units(self) -> List[tuple]:
         """The sampling units, each made once and kept (the grain of resuming): one per

@@ -54,7 +54,7 @@ from pair_student.data.sample import sample
 from pair_student.data.splits import frame_kind
 from pair_student.data.structures import GAN_A, GAN_C, SI_A, demo_structure
 
-from .build import _cpu, _shown
+from .build import WorkFolder, _cpu, _shown
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT_DIR = ROOT / "benchmarks" / "datasets" / "heldout"
@@ -267,43 +267,15 @@ def _record(settings: dict) -> dict:
     return json.loads(json.dumps(settings))
 
 
-class Build:
+class Build(WorkFolder):
     """One system's held-out set: sampling per unit, labelling, filtering, the shipped files."""
 
     def __init__(self, system: str, *, teacher_name: str, work: Path, out_dir: Path) -> None:
-        self.system = system
-        self.settings = SYSTEMS[system]
-        self.teacher_name = teacher_name
-        self.work = work / system
-        self.out_dir = out_dir
-        self._teacher = None
-
-    @property
-    def teacher(self):
-        if self._teacher is None:
-            from pair_student.teachers import get_teacher
-
-            self._teacher = get_teacher(self.teacher_name)
-        return self._teacher
-
-    def _times(self) -> dict:
-        path = self.work / "times.json"
-        return json.loads(path.read_text()) if path.exists() else {}
-
-    def _add_time(self, key: str, seconds: float) -> None:
-        times = self._times()
-        times[key] = round(times.get(key, 0.0) + seconds, 2)
-        atomic_write_text(self.work / "times.json", json.dumps(times, indent=1, sort_keys=True))
+        super().__init__(system, SYSTEMS[system], teacher_name=teacher_name, work=work, out_dir=out_dir)
 
     def check_settings(self) -> None:
-        """A work folder made with other settings would mix two recipes: refuse it."""
-        self.work.mkdir(parents=True, exist_ok=True)
-        record = {"system": self.system, "seed": SEED, "teacher": self.teacher_name, "max_force": MAX_FORCE,
-                  "vacuum": VACUUM, "dt_fs": DT_FS, "molecule_dt_fs": MOLECULE_DT_FS, **_record(self.settings)}
-        path = self.work / "settings.json"
-        if path.exists() and json.loads(path.read_text()) != record:
-            raise SystemExit(f"{self.work} was built with other settings; delete it (or pass --fresh) to start over")
-        atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True))
+        self.check_record({"system": self.system, "seed": SEED, "teacher": self.teacher_name, "max_force": MAX_FORCE,
+                           "vacuum": VACUUM, "dt_fs": DT_FS, "molecule_dt_fs": MOLECULE_DT_FS, **_record(self.settings)})
 
     def units(self) -> List[Unit]:
         if self.settings["driver"] != "teacher":

@@ -25,7 +25,7 @@ import ase.io
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..atomic import atomic_path, atomic_write_text
+from ..atomic import atomic_path
 from ..contract import read_metadata
 from ..data.dataset import read_dataset
 from ..data.label import label
