@@ -13,10 +13,9 @@ from typing import Iterable, List
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers
-from ase.io import write
 
 from ..calculator import StudentCalculator
-from ..data.lammps_md import Driver, md_script, open_lammps, snapshot
+from ..data.lammps_md import Driver, md_script, open_lammps, snapshot, write_data
 from .starts import Start
 
 
@@ -31,18 +30,11 @@ def _uncertainty_lines(student: Path, elements: List[str], stride: int) -> tuple
 def _trajectory(student: Path, start: Start, temp: float, pres: float, *, steps: int, stride: int,
                 stop: float, seed: int) -> List[Atoms]:
     atoms = start.atoms
-    periodic = bool(np.all(atoms.pbc))
     elements = sorted(set(atoms.get_chemical_symbols()), key=lambda e: atomic_numbers[e])
-    cell = atoms.cell.array
-    triclinic = periodic and not np.allclose(cell - np.diag(np.diag(cell)), 0.0)
-    first = atoms.copy()
-    if not periodic:
-        first.cell = np.diag(np.ptp(first.positions, axis=0) + 20.0)
-        first.positions += 10.0 - first.positions.min(axis=0)
     frames: List[Atoms] = []
     with tempfile.TemporaryDirectory(prefix="explore-") as tmp:
         data = Path(tmp) / "data.lmp"
-        write(data, first, format="lammps-data", masses=True, specorder=elements, atom_style="atomic")
+        periodic, triclinic = write_data(atoms, data, elements)
         lmp = open_lammps(Driver(f"student:{student}"))
         numbers = np.array([atomic_numbers[e] for e in elements])
         try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 import numpy as np
 from ase import Atoms
@@ -142,6 +142,23 @@ def snapshot(lmp, numbers: np.ndarray) -> Atoms:
     return Atoms(numbers[types - 1], positions=pos, cell=cell)
 
 
+def write_data(atoms: Atoms, path: Path, elements: Sequence[str]) -> Tuple[bool, bool]:
+    """``atoms`` as a LAMMPS data file with types in the order of ``elements``; returns whether
+    the cell is periodic and whether it is triclinic."""
+    from ase.io import write
+
+    periodic = bool(np.all(atoms.pbc))
+    cell = atoms.cell.array
+    triclinic = periodic and not np.allclose(cell - np.diag(np.diag(cell)), 0.0)
+    start = atoms.copy()
+    if not periodic:
+        # a shrink-wrapped box still needs the atoms inside the data file's box
+        start.cell = np.diag(np.ptp(start.positions, axis=0) + 20.0)
+        start.positions += 10.0 - start.positions.min(axis=0)
+    write(path, start, format="lammps-data", masses=True, specorder=list(elements), atom_style="atomic")
+    return periodic, triclinic
+
+
 def lammps_md(atoms: Atoms, driver: Driver, *, temp: float, pres: float, count: int, stride: int,
               dt_fs: float, equilibrate: int, rng: np.random.Generator) -> List[Atoms]:
     """``count`` frames, ``stride`` steps apart, of Langevin MD (NPH + Langevin for a periodic
@@ -151,23 +168,14 @@ def lammps_md(atoms: Atoms, driver: Driver, *, temp: float, pres: float, count: 
     rotation of the input), molecules moved back to the input's centre.
     """
     from ase.data import atomic_numbers
-    from ase.io import write
 
-    periodic = bool(np.all(atoms.pbc))
     elements = sorted(set(atoms.get_chemical_symbols()))
     seeds = [int(s) for s in rng.integers(1, 900_000_000, size=2)]  # Marsaglia RNG limit
-    cell = atoms.cell.array
-    triclinic = periodic and not np.allclose(cell - np.diag(np.diag(cell)), 0.0)
-    start = atoms.copy()
-    if not periodic:
-        # a shrink-wrapped box still needs the atoms inside the data file's box
-        start.cell = np.diag(np.ptp(start.positions, axis=0) + 20.0)
-        start.positions += 10.0 - start.positions.min(axis=0)
     where = f"sampling MD with {driver.name} at T={temp:g} K, P={pres:g} GPa"
     frames = []
     with tempfile.TemporaryDirectory(prefix="md-") as tmp:
         data = Path(tmp) / "data.lmp"
-        write(data, start, format="lammps-data", masses=True, specorder=elements, atom_style="atomic")
+        periodic, triclinic = write_data(atoms, data, elements)
         lmp = open_lammps(driver)
         try:
             lmp.commands_string(md_script(periodic=periodic, temp=temp, pres=pres, triclinic=triclinic,
