@@ -268,14 +268,19 @@ def _cpu() -> str:
     return f"{model}, {os.cpu_count()} cpus"
 
 
-def main(argv: List[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.datasets.build", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--system", required=True, choices=[*SYSTEMS, "all"], help="which dataset to build")
+def build_parser(prog: str, doc: str, systems, work: Path, out_dir: Path) -> argparse.ArgumentParser:
+    """The options of a dataset build (this one and the held-out sets')."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
+    parser.add_argument("--system", required=True, choices=[*systems, "all"], help="which system to build")
     parser.add_argument("--teacher", default="sevennet", help="labelling teacher (default sevennet)")
-    parser.add_argument("--work", type=Path, default=WORK_DIR, help=f"resumable work folder (default {WORK_DIR})")
-    parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help=f"where the datasets go (default {OUT_DIR})")
-    parser.add_argument("--fresh", action="store_true", help="delete the system's work folder first")
-    args = parser.parse_args(argv)
+    parser.add_argument("--work", type=Path, default=work, help=f"resumable work folder (default {work})")
+    parser.add_argument("--out-dir", type=Path, default=out_dir, help=f"where the files go (default {out_dir})")
+    parser.add_argument("--fresh", action="store_true", help="delete the system's work folder and build it anew")
+    return parser
+
+
+def main(argv: List[str] | None = None) -> int:
+    args = build_parser("python -m benchmarks.datasets.build", __doc__, SYSTEMS, WORK_DIR, OUT_DIR).parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     systems = ["ethanol", "si", "gan"] if args.system == "all" else [args.system]
     for system in systems:

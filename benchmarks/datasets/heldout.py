@@ -24,7 +24,6 @@ published system is skipped (``--fresh`` rebuilds it).
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import hashlib
 import json
@@ -54,7 +53,7 @@ from pair_student.data.sample import sample
 from pair_student.data.splits import frame_kind
 from pair_student.data.structures import GAN_A, GAN_C, SI_A, demo_structure
 
-from .build import WorkFolder, _cpu, _shown
+from .build import WorkFolder, _cpu, _shown, build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT_DIR = ROOT / "benchmarks" / "datasets" / "heldout"
@@ -447,13 +446,7 @@ class Build(WorkFolder):
 
 
 def main(argv: List[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.datasets.heldout", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--system", required=True, choices=[*SYSTEMS, "all"], help="which held-out set to build")
-    parser.add_argument("--teacher", default="sevennet", help="labelling teacher (default sevennet)")
-    parser.add_argument("--work", type=Path, default=WORK_DIR, help=f"resumable work folder (default {WORK_DIR})")
-    parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help=f"where the sets go (default {OUT_DIR})")
-    parser.add_argument("--fresh", action="store_true", help="delete the system's work folder and build it anew")
-    args = parser.parse_args(argv)
+    args = build_parser("python -m benchmarks.datasets.heldout", __doc__, SYSTEMS, WORK_DIR, OUT_DIR).parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     for system in ["si", "gan", "ethanol"] if args.system == "all" else [args.system]:
         published = args.out_dir / f"{system}.json"
