@@ -108,6 +108,17 @@ class WorkFolder:
         times[key] = round(times.get(key, 0.0) + seconds, 2)
         atomic_write_text(self.work / "times.json", json.dumps(times, indent=1, sort_keys=True))
 
+    def write_gz(self, frames: Path) -> Path:
+        """``<out_dir>/<system>.extxyz.gz`` from the extxyz ``frames``, atomically; mtime 0 and no
+        name, so the same frames give the same bytes."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        gz = self.out_dir / f"{self.system}.extxyz.gz"
+        with atomic_path(gz) as tmp:
+            with open(frames, "rb") as src, open(tmp, "wb") as raw, \
+                    gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as dst:
+                shutil.copyfileobj(src, dst)
+        return gz
+
     def check_record(self, record: dict) -> None:
         """A work folder made with other settings would mix two recipes: refuse it."""
         self.work.mkdir(parents=True, exist_ok=True)
@@ -201,13 +212,7 @@ class Build(WorkFolder):
 
     def publish(self, labelled: Path) -> Dict:
         """Gzip the dataset beside its JSON description."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        gz = self.out_dir / f"{self.system}.extxyz.gz"
-        with atomic_path(gz) as tmp:
-            # mtime 0 and no name: the same dataset gives the same bytes
-            with open(labelled, "rb") as src, open(tmp, "wb") as raw, \
-                    gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as dst:
-                shutil.copyfileobj(src, dst)
+        gz = self.write_gz(labelled)
         meta = self.describe(labelled, gz)
         atomic_write_text(self.out_dir / f"{self.system}.json", json.dumps(meta, indent=1) + "\n")
         return meta

@@ -24,7 +24,6 @@ published system is skipped (``--fresh`` rebuilds it).
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -392,13 +391,7 @@ class Build(WorkFolder):
     def publish(self, units: List[Unit], labelled: Path) -> Dict:
         """Gzip the kept frames beside their JSON description."""
         kept, dropped = self.kept_file(labelled)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        gz = self.out_dir / f"{self.system}.extxyz.gz"
-        with atomic_path(gz) as tmp:
-            # mtime 0 and no name: the same frames give the same bytes
-            with open(kept, "rb") as src, open(tmp, "wb") as raw, \
-                    gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as dst:
-                shutil.copyfileobj(src, dst)
+        gz = self.write_gz(kept)
         meta = self.describe(units, kept, gz, dropped)
         atomic_write_text(self.out_dir / f"{self.system}.json", json.dumps(meta, indent=1) + "\n")
         return meta
