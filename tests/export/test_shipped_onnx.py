@@ -28,7 +28,8 @@ def test_shipped_onnx_matches_its_torchscript_file(system, size, pt):
     props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
     assert props["elements"].split() == meta["elements"]
     assert float(props["cutoff"]) == meta["cutoff"]
-    assert json.loads(props["provenance"]) == meta["provenance"]
+    # everything but the uncertainty, which the ONNX graph does not compute
+    assert json.loads(props["provenance"]) == {k: v for k, v in meta["provenance"].items() if k != "uncertainty"}
     assert props["dtype"] == "float64" and int(props["num_layers"]) == meta["num_layers"]
     # a rattled cell, once with all atoms local and once with a third of them as ghosts
     cell = sample_frames(meta["elements"], seed=11)[:1]

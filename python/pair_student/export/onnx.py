@@ -217,7 +217,9 @@ def write_onnx(model: torch.nn.Module, example: Dict[str, torch.Tensor], path: s
 
     export_onnx(model, example, path)
     proto = onnx.load(str(path))
-    for key, value in encode_metadata(metadata).items():
+    # the graph has no uncertainty output, so its provenance claims none (the .pt file holds it)
+    provenance = {k: v for k, v in (metadata.get("provenance") or {}).items() if k != "uncertainty"}
+    for key, value in encode_metadata({**metadata, "provenance": provenance}).items():
         proto.metadata_props.add(key=key, value=value)
     proto.metadata_props.add(key="interface", value=INTERFACE)
     onnx.save(proto, str(path))
