@@ -98,3 +98,22 @@ def test_a_wrong_rebuild_is_refused(tmp_path, table_file, monkeypatch):
         export(table_file, format="onnx", out=tmp_path)
     assert list(tmp_path.iterdir()) == []
 
+
+
+def test_a_student_with_uncertainty_keeps_it_in_its_pt_and_not_in_its_onnx(tmp_path, local):
+    """The ONNX graph computes no uncertainty, so its provenance must not claim one."""
+    import copy
+
+    import onnx
+
+    student = copy.deepcopy(local)
+    width = student.readout_in.in_features
+    eye = torch.eye(width, dtype=torch.float64).repeat(len(ELEMENTS), 1, 1)
+    student.set_uncertainty(torch.zeros(len(ELEMENTS), width), eye, torch.tensor([0.1, 1.0]))
+    meta = {"provenance": {"uncertainty": {"calibration": {"a": 0.1, "p": 1.0}}}}
+    pt = export(student, out=tmp_path / "u_traced.pt", table_points=64, metadata=meta)
+    assert read_metadata(pt)["provenance"]["uncertainty"]["calibration"]["a"] == 0.1
+    assert torch.jit.load(str(pt)).uncertainty_mean.shape[0] == len(ELEMENTS)
+    onnx_path = export(pt, format="onnx", out=tmp_path)
+    props = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
+    assert "uncertainty" not in props["provenance"] and '"points": 64' in props["provenance"]

@@ -84,7 +84,6 @@ def test_no_statistics_is_a_clear_error():
 def test_file_rebuild_and_calculator_agree(tmp_path):
     m, _, _ = fitted_model()
     t = tabulate(m, points=64)
-    t.set_uncertainty(m.uncertainty_mean, m.uncertainty_whiten, m.uncertainty_calibration)
     path = save_student(torch.jit.script(t), tmp_path / "u_traced.pt",
                         {"elements": ELEMENTS, "cutoff": CUTOFF, "num_layers": 1, "dtype": "float64"})
     atoms = distorted_cell(7)
