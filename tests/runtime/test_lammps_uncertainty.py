@@ -64,11 +64,10 @@ def files(tmp_path_factory):
     whitening turned by a rotation (the same distances from a full matrix, not a triangle)."""
     folder = tmp_path_factory.mktemp("uncertainty")
     m = local_model()
+    paths = {"plain": save_student(torch.jit.script(tabulate(m, points=64)), folder / "plain.pt", META)}
     validation = [labelled(m, distorted_cell(100 + s), 0.05, s) for s in range(4)]
     fit_uncertainty(m, [distorted_cell(seed) for seed in range(4)], validation)
-    t = tabulate(m, points=64)
-    paths = {"plain": save_student(torch.jit.script(t), folder / "plain.pt", META)}
-    t.set_uncertainty(m.uncertainty_mean, m.uncertainty_whiten, m.uncertainty_calibration)
+    t = tabulate(m, points=64)  # keeps the statistics
     paths["fitted"] = save_student(torch.jit.script(t), folder / "u.pt", META)
     rotation, _ = torch.linalg.qr(torch.randn(m.uncertainty_whiten.shape[1:], dtype=torch.float64,
                                               generator=torch.Generator().manual_seed(3)))

@@ -52,9 +52,9 @@ class TabulatedStudent(LocalStudent):
         config.pop("architecture")
         super().__init__(**config)
         self.load_state_dict(student.state_dict())
+        self.to(next(student.parameters()).dtype)
         if student.has_uncertainty():  # non-persistent, so the state dict leaves it behind
             self.set_uncertainty(student.uncertainty_mean, student.uncertainty_whiten, student.uncertainty_calibration)
-        self.to(next(student.parameters()).dtype)
         values, slopes = _sample_radial(self, points)
         for name in _RADIAL_MODULES:
             if hasattr(self, name):
