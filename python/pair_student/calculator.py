@@ -9,7 +9,7 @@ import torch
 from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
-from .contract import EDGE_INDEX, EDGE_VECTORS, NUM_LOCAL, SPECIES, evaluate, load_student
+from .contract import EDGE_INDEX, EDGE_VECTORS, NUM_LOCAL, SPECIES, carries_uncertainty, evaluate, load_student
 from .graph import atom_virials, atoms_to_graph, edge_forces, edge_virials
 
 
@@ -65,8 +65,7 @@ class StudentCalculator(Calculator):
         self.uncertainty = bool(uncertainty)
         if self.uncertainty:
             self.implemented_properties = [*self.implemented_properties, "uncertainty"]
-            held = getattr(self.module, "uncertainty_mean", None)
-            if held is None or held.shape[0] == 0:
+            if not carries_uncertainty(self.module):
                 raise ValueError(f"{model} carries no uncertainty statistics; re-export it with "
                                  "'pair-student export FILE --uncertainty-from DATASET' (the dataset it was trained on)")
 

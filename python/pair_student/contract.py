@@ -160,6 +160,14 @@ def evaluate(
         return module(species, edge_index, edge_vectors, num_local)
 
 
+def carries_uncertainty(module: torch.nn.Module) -> bool:
+    """Whether a student (eager or TorchScript) holds per-atom uncertainty statistics, i.e. has a
+    non-empty ``uncertainty_mean`` and so an ``atom_uncertainty`` that answers (files exported
+    before the uncertainty, or without a dataset, have none)."""
+    held = getattr(module, "uncertainty_mean", None)
+    return held is not None and held.shape[0] > 0
+
+
 def load_student(
     path: str | os.PathLike, *, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
 ) -> Tuple[torch.jit.ScriptModule, Dict[str, Any]]:

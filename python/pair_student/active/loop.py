@@ -178,8 +178,8 @@ def run_active(cfg: ActiveConfig) -> Dict[str, Any]:
         first = _student(cfg, out / "round0", cfg.dataset, None) if cfg.init is None else \
             _exported_init(cfg, out / "round0")
         rows = [{"round": 0, "selected": 0, "labels_spent": 0, **first, "heldout": _heldout(cfg, first["checkpoint"])}]
-        write_rounds(out, asdict(cfg), rows)
     threshold = _threshold(cfg, rows[0]["model"])
+    write_rounds(out, asdict(cfg), rows, threshold=threshold)  # round 0 done: the first resume point
     budget = cfg.budget if cfg.budget is not None else len(list(read_dataset(cfg.dataset))) // 2
     while len(rows) <= cfg.rounds and not rows[-1].get("stop"):
         row = _round(cfg, out, len(rows), rows[-1], starts, threshold, rows[-1]["labels_spent"], budget)

@@ -27,7 +27,7 @@ from ase.io import iread
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from ..atomic import atomic_write_text
-from ..contract import EDGE_INDEX, EDGE_VECTORS, NUM_LOCAL, SPECIES, evaluate, load_student
+from ..contract import EDGE_INDEX, EDGE_VECTORS, NUM_LOCAL, SPECIES, carries_uncertainty, evaluate, load_student
 from ..data.dataset import frame_labels
 from ..graph import atoms_to_graph, edge_forces, edge_virials
 from ..registry import target_status
@@ -47,8 +47,7 @@ class _Student:
         self.module, self.meta = load_student(path)
         self.dtype = getattr(torch, self.meta["dtype"])
         self.name = self.path.name.replace("_traced.pt", "").replace(".pt", "")
-        held = getattr(self.module, "uncertainty_mean", None)  # absent or empty: no uncertainty
-        self.has_uncertainty = held is not None and held.shape[0] > 0
+        self.has_uncertainty = carries_uncertainty(self.module)
         self.stats = ErrorStats(self.meta["elements"], reservoir=reservoir, seed=seed,
                                 uncertainty=self.has_uncertainty)
         self.seconds, self.atoms, self.warm = 0.0, 0, False

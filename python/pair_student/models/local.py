@@ -336,7 +336,6 @@ class LocalStudent(StudentModel):
         out = self.readout_out(self.hidden_features(species, moments)).squeeze(1)
         return self.scale * out + self.shift[species]
 
-    @torch.jit.export
     def hidden_features(self, species: torch.Tensor, moments: torch.Tensor) -> torch.Tensor:
         """``(num_atoms, hidden)``: the readout's last activations, of which the energy is a
         linear function."""

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Tuple
 
 import torch
 
-from ..contract import ContractError, read_metadata
+from ..contract import ContractError, carries_uncertainty, read_metadata
 from .local import LocalStudent
 from .reference import ReferenceStudent
 from .tabulated import TabulatedStudent
@@ -59,7 +59,7 @@ def model_from_student_file(path: str | os.PathLike) -> Tuple[torch.nn.Module, M
 
 def _set_uncertainty(model: torch.nn.Module, scripted: torch.jit.ScriptModule) -> None:
     """The uncertainty statistics of a file (non-persistent buffers, like the core windows)."""
-    if hasattr(scripted, "uncertainty_mean") and scripted.uncertainty_mean.shape[0] > 0:
+    if carries_uncertainty(scripted):
         model.set_uncertainty(*(getattr(scripted, name).double() for name in
                                 ("uncertainty_mean", "uncertainty_whiten", "uncertainty_calibration")))
 

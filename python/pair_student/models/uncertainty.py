@@ -55,24 +55,26 @@ def _graph(model: LocalStudent, atoms: Atoms) -> Dict[str, torch.Tensor | int]:
 Features = Callable[[LocalStudent, Atoms], Tuple[torch.Tensor, torch.Tensor]]
 
 
-@torch.no_grad()
-def hidden_of(model: LocalStudent, atoms: Atoms) -> Tuple[torch.Tensor, torch.Tensor]:
-    """``(species (n,), h (n, hidden))`` of every atom of ``atoms``: the features the shipped
-    estimator measures."""
+def _moments(model: LocalStudent, atoms: Atoms) -> Tuple[torch.Tensor, torch.Tensor]:
     g = _graph(model, atoms)
     n = g[NUM_LOCAL]
     moments, _ = model.local_moments(g[SPECIES], g[EDGE_INDEX], g[EDGE_VECTORS], n)
-    return g[SPECIES][:n], model.hidden_features(g[SPECIES][:n], moments)
+    return g[SPECIES][:n], moments
 
 
 @torch.no_grad()
 def invariants_of(model: LocalStudent, atoms: Atoms) -> Tuple[torch.Tensor, torch.Tensor]:
-    """``(species (n,), x (n, features))``: the readout's input, the alternative the benchmark
-    compares against (``python -m benchmarks uncertainty``)."""
-    g = _graph(model, atoms)
-    n = g[NUM_LOCAL]
-    moments, _ = model.local_moments(g[SPECIES], g[EDGE_INDEX], g[EDGE_VECTORS], n)
-    return g[SPECIES][:n], model.invariants(moments)
+    """``(species (n,), x (n, features))``: the readout's input, what the shipped estimator measures."""
+    species, moments = _moments(model, atoms)
+    return species, model.invariants(moments)
+
+
+@torch.no_grad()
+def hidden_of(model: LocalStudent, atoms: Atoms) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(species (n,), h (n, hidden))``: the readout's last activations, the alternative the
+    benchmark compares against (``python -m benchmarks uncertainty``)."""
+    species, moments = _moments(model, atoms)
+    return species, model.hidden_features(species, moments)
 
 
 def fit_statistics(model: LocalStudent, frames: Sequence[Atoms], ridge: float = RIDGE,
