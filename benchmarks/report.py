@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from pair_student.analysis.bootstrap import compare_rmse
-from pair_student.registry import SPEED_TARGETS_VS_SW
+from pair_student.registry import PEER_RATIO_TARGETS, SPEED_TARGETS_VS_SW
 
 from .speed import TEACHER_MIN_ATOMS
 
@@ -95,6 +95,7 @@ def analyse(system: Dict[str, object], pareto_size: int) -> Dict[str, object]:
                "speedup_vs_teacher": (teacher / cost) if teacher and cost else None,
                "overhead_pct": student_overhead(e, 10000)}
         row["sw_target"] = SPEED_TARGETS_VS_SW.get(e.get("size", ""))
+        row["peer_target"] = PEER_RATIO_TARGETS.get(e.get("size", ""))
         targets.append(row)
     return {"front": front, "pareto_size": pareto_size, "targets": targets}
 
@@ -222,17 +223,28 @@ def targets_table(targets) -> List[str]:
            "at 95 %; \"tie\" means the frames cannot separate the two." if any(t.get("vs_best_peer") for t in targets)
            else "Accuracy compares bare RMSEs: these rows predate per-frame errors (`--rescore` adds them).")
     out = ["", f"Targets (reported, not asserted). {how}", "",
-           "| student | no peer faster AND more accurate | force RMSE / best peer's [95 %] | cost / SW | SW target "
-           "| speed-up vs teacher | pair-style overhead % |",
-           "|---|---|---|---|---|---|---|"]
+           "| student | no peer faster AND more accurate | force RMSE / best peer's [95 %] | peer target | cost / SW "
+           "| SW target | speed-up vs teacher | pair-style overhead % |",
+           "|---|---|---|---|---|---|---|---|"]
     for t in targets:
         front = "yes" if t["on_front_vs_peers"] else "no (" + ", ".join(t["dominated_by"]) + ")"
         if t.get("faster_tied"):
             front += "; tie in accuracy with faster " + ", ".join(t["faster_tied"])
-        out.append(f"| {t['name']} | {front} | {vs_peer_cell(t.get('vs_best_peer'))} | {fmt(t['cost_vs_sw'])} | "
+        out.append(f"| {t['name']} | {front} | {vs_peer_cell(t.get('vs_best_peer'))} | "
+                   f"{peer_target_cell(t.get('vs_best_peer'), t.get('peer_target'))} | {fmt(t['cost_vs_sw'])} | "
                    f"{'≤ %gx' % t['sw_target'] if t['sw_target'] else '–'} | {fmt(t['speedup_vs_teacher'])} | "
                    f"{fmt(t['overhead_pct'])} |")
     return out
+
+
+def peer_target_cell(pair: Optional[Dict[str, object]], target: Optional[float]) -> str:
+    """``≤ 1.3x: met`` when the ratio's whole interval lies at or under the target, ``missed``
+    when all of it lies above, ``open`` when it straddles (the frames cannot tell)."""
+    if not target or not pair or pair.get("ratio") is None:
+        return "–"
+    low, high = pair.get("ratio_ci95") or (pair["ratio"], pair["ratio"])
+    verdict = "met" if high <= target else "missed" if low > target else "open"
+    return f"≤ {target:g}x: {verdict}"
 
 
 def vs_peer_cell(pair: Optional[Dict[str, object]]) -> str:

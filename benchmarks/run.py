@@ -27,15 +27,23 @@ from pair_student.data.dataset import read_dataset
 from pair_student.registry import DEMO_NAMES, DEMO_SYSTEMS
 
 from . import overhead, peers, report
-from .common import OUT, Potential, cpu_name, fit_once, frames_digest
+from .common import OUT, ROOT, Potential, cpu_name, fit_once, frames_digest
 from .evaluate import force_errors
 from .potentials import STUDENT_DIRS, classical_potentials, student_potentials
 from .speed import available_mb, predicted_rss_mb, supercell, teacher_cost, time_potential
 
-DATASETS = OUT / "datasets"
+DATASETS = ROOT / "benchmarks" / "datasets" / "large"
+ADDED = ROOT / "benchmarks" / "datasets" / "active"
+"""Frames the on-policy loop labelled for a shipped student (``<system>.extxyz.gz``, train and
+val only): the peers fit on them too, so every potential sees the frames a student saw."""
 TOOLS = ("floor", "locality", "overhead", "profile", "repulsion", "uncertainty", "uncertainty-cost")
 """Modules of ``benchmarks`` with a command of their own (``python -m benchmarks TOOL``; a dash in
 TOOL is an underscore in the module's name)."""
+
+
+def system_file(folder: Path, system: str) -> Optional[Path]:
+    """``<system>.extxyz`` or ``<system>.extxyz.gz`` in ``folder``, or None."""
+    return next((p for p in (folder / f"{system}.extxyz", folder / f"{system}.extxyz.gz") if p.is_file()), None)
 
 
 def first_line(exc: BaseException) -> str:
@@ -65,18 +73,22 @@ class SystemBench:
         self.log(f"[{self.system}] {what}")
 
     def read_splits(self, result: Dict[str, object]) -> Tuple[List[Atoms], List[Atoms], List[Atoms]]:
-        """Test frames to score and, when peers are fitted, train and val frames; the dataset's
-        path and the test frames' digest (what ``merge_bench`` compares) go into ``result``."""
-        dataset = Path(self.args.datasets) / f"{self.system}.extxyz"
-        if not dataset.is_file():
-            self.note(f"no dataset at {dataset}: no accuracy, no peer fits")
+        """Test frames to score and, when peers are fitted, train and val frames (with the loop's
+        added frames); the dataset's path and the test frames' digest (what ``merge_bench``
+        compares) go into ``result``."""
+        dataset = system_file(Path(self.args.datasets), self.system)
+        if dataset is None:
+            self.note(f"no dataset {self.system}.extxyz[.gz] in {self.args.datasets}: no accuracy, no peer fits")
             return [], [], []
         test = list(read_dataset(dataset, split="test"))[: self.args.test_frames]
         train: List[Atoms] = []
         val: List[Atoms] = []
         if self.args.peers:
-            train = list(read_dataset(dataset, split="train"))
-            val = list(read_dataset(dataset, split="val"))
+            added = system_file(Path(self.args.added), self.system) if self.args.added else None
+            for split, frames in (("train", train), ("val", val)):
+                frames += read_dataset(dataset, split=split)
+                frames += read_dataset(added, split=split) if added else []
+            result["added"] = str(added) if added else None
         result.update(dataset=str(dataset), test_frames=len(test), test_digest=frames_digest(test))
         return test, train, val
 
@@ -269,7 +281,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                         help="demo systems (default: all; quick: si)")
     parser.add_argument("--quick", action="store_true", help="under 3 minutes: Si, 1000/4000 atoms, no peer fits, no teacher")
     parser.add_argument("--out", type=Path, default=OUT / "bench", help="results folder (default: out/bench of the checkout)")
-    parser.add_argument("--datasets", type=Path, default=DATASETS, help="folder of <system>.extxyz teacher-labelled datasets")
+    parser.add_argument("--datasets", type=Path, default=DATASETS,
+                        help="folder of <system>.extxyz[.gz] teacher-labelled datasets (default: benchmarks/datasets/large)")
+    parser.add_argument("--added", type=Path, default=ADDED,
+                        help="folder of <system>.extxyz.gz frames the on-policy loop added: peers fit on their train/val "
+                        "splits too (default: benchmarks/datasets/active)")
     parser.add_argument("--students-dir", type=Path, nargs="+", default=list(STUDENT_DIRS),
                         help="folders holding <system>/<size>_model_traced.pt besides the shipped students")
     parser.add_argument("--sizes", type=int, nargs="+", default=None, help="atoms for the serial timings")

@@ -5,10 +5,14 @@
 Systems left out of ``--systems`` keep their rows of ``docs/students/students.json``.
 
 For each system, copies ``<runs>/<system>/<size>_model_traced.pt`` into
-``python/pair_student/demo/<system>/``, runs the force analysis of the three sizes on the
-held-out test split of that run's dataset into ``docs/students/<system>/`` (figures,
+``python/pair_student/demo/<system>/`` (a size the run lacks keeps its shipped file and record),
+runs the force analysis of the three sizes on the test split of that run's dataset (or of
+``--score-on DIR/<system>.extxyz.gz``) into ``docs/students/<system>/`` (figures,
 ``metrics.json``, ``card.md``), and writes ``python/pair_student/demo/README.md``: the exact
-command and seed of every student and its test metrics against the teacher.
+command and seed of every student and its test metrics against the teacher. A run's
+``<size>_summary.json`` gives the training time and, for a student of the on-policy loop,
+``start_command`` (the round-0 training), ``dataset`` (its last round's training set) and
+``dataset_name`` (how the README names that set).
 """
 
 from __future__ import annotations
@@ -38,36 +42,60 @@ def sizes(path: Path) -> tuple:
     return int(module.frequencies.numel()), f"{module.readout_in.weight.shape[0]} x {layers}"
 
 
-def ship(system: str, runs: Path) -> list:
-    from pair_student.analysis import analyze_students
+def _record() -> dict:
+    """``{(system, size): row}`` of the last record."""
+    path = DOCS / "students.json"
+    return {(r["system"], r["size"]): r for r in json.loads(path.read_text())} if path.is_file() else {}
+
+
+def _new_row(path: Path, run: Path, size: str, scored_on: Path) -> dict:
+    """What the record says of a student this run made: its command, training time and data."""
     from pair_student.contract import read_metadata
     from pair_student.data.dataset import dataset_stats
 
-    run = runs / system
-    (DEMO / system).mkdir(parents=True, exist_ok=True)
-    shipped = []
-    for size in SIZES:
-        src = run / f"{size}_model_traced.pt"
-        if not src.is_file():
-            raise FileNotFoundError(f"{src} is missing: run pair-student distill for {system} first")
-        dst = DEMO / system / src.name
-        shutil.copyfile(src, dst)
-        shipped.append(dst)
-    report = analyze_students(students=shipped, frames=run / "dataset.extxyz", split="test", out=DOCS / system)
-    stats = dataset_stats(run / "dataset.extxyz")
+    prov = read_metadata(path)["provenance"]
+    summary = json.loads((run / f"{size}_summary.json").read_text())
     summary_file = run / "distill_summary.json"
     # a dataset from scripts/make_datasets.py, each size trained by pair-student train, has no distill summary
     distill_command = (json.loads(summary_file.read_text())["command"] if summary_file.is_file()
-                       else f"{MAKE_DATASETS} --systems {system}")
+                       else f"{MAKE_DATASETS} --systems {run.name}")
+    trained_on = Path(summary.get("dataset") or scored_on)
+    stats = dataset_stats(trained_on)
+    return {"command": prov["command"], "distill_command": summary.get("dataset_command", distill_command),
+            "start_command": summary.get("start_command"), "trained_on": str(summary.get("dataset_name") or trained_on),
+            "seed": prov["seed"], "teacher": prov["teacher"], "epochs": prov["epochs"], "train_s": summary["elapsed_s"],
+            "frames": stats["frames"], "splits": stats["splits"]}
+
+
+def ship(system: str, runs: Path, score_on: Path = None) -> list:
+    """Copy the students of ``<runs>/<system>/`` into the demo (a size the run lacks keeps its
+    shipped file and its record) and score all three sizes on one test split: the run's own
+    dataset, or ``score_on``."""
+    from pair_student.analysis import analyze_students
+    from pair_student.contract import read_metadata
+
+    run = runs / system
+    (DEMO / system).mkdir(parents=True, exist_ok=True)
+    frames = score_on or run / "dataset.extxyz"
+    record, shipped, made = _record(), [], {}
+    for size in SIZES:
+        src, dst = run / f"{size}_model_traced.pt", DEMO / system / f"{size}_model_traced.pt"
+        if src.is_file():
+            shutil.copyfile(src, dst)
+            made[size] = _new_row(dst, run, size, frames)
+        elif (system, size) not in record or not dst.is_file():
+            raise FileNotFoundError(f"{src} is missing and no {size} student of {system} is shipped: make it first")
+        shipped.append(dst)
+    report = analyze_students(students=shipped, frames=frames, split="test", out=DOCS / system)
     rows = []
     for path, entry in zip(shipped, report["students"]):
         prov = read_metadata(path)["provenance"]
-        summary = json.loads((run / f"{path.name.replace('_model_traced.pt', '')}_summary.json").read_text())
+        kept = {k: v for k, v in record.get((system, prov["size"]), {}).items()
+                if k in ("command", "distill_command", "start_command", "trained_on", "seed", "teacher", "epochs",
+                         "train_s", "frames", "splits")}
         num_basis, readout = sizes(path)
-        rows.append({"system": system, "size": prov["size"], "params": prov["params"], "command": prov["command"],
-                     "distill_command": distill_command,
-                     "seed": prov["seed"], "teacher": prov["teacher"], "epochs": prov["epochs"],
-                     "num_basis": num_basis, "readout": readout, "train_s": summary["elapsed_s"], "frames": stats["frames"], "splits": stats["splits"],
+        rows.append({"system": system, "size": prov["size"], "params": prov["params"], **kept,
+                     **made.get(prov["size"], {}), "scored_on": str(frames), "num_basis": num_basis, "readout": readout,
                      "force": entry["force"], "angle": entry["angular_error_deg"], "energy": entry["energy_per_atom"],
                      "target": entry["target"]["status"], "us_per_atom": entry["speed"]["us_per_atom"]})
     return rows
@@ -119,7 +147,10 @@ def write_readme(rows: list) -> Path:
         for r in mine:
             if r["command"] == first["distill_command"]:
                 continue
-            if own_dataset:
+            if r.get("start_command"):
+                lines.append(f"  - `{r['size']}` from the on-policy loop on `{r['trained_on']}` ({r['frames']} frames "
+                             f"at its end: {r['splits']}): `{_with_export(r['start_command'])}`, then `{r['command']}`")
+            elif own_dataset:
                 lines.append(f"  - `{r['size']}` trained on that dataset: `{_with_export(r['command'])}`")
             elif r["command"].startswith("pair-student train"):
                 lines.append(f"  - `{r['size']}` then trained longer from that run's checkpoint (a warm "
@@ -141,9 +172,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "out" / "distill")
     parser.add_argument("--systems", default=",".join(DEMO_NAMES))
+    parser.add_argument("--score-on", type=Path, default=None,
+                        help="folder of <system>.extxyz.gz whose test split scores every size (default: each run's dataset)")
     args = parser.parse_args(argv)
     systems = [name.strip() for name in args.systems.split(",")]
-    rows = [row for system in systems for row in ship(system, args.runs)]
+    rows = [row for system in systems
+            for row in ship(system, args.runs, args.score_on / f"{system}.extxyz.gz" if args.score_on else None)]
     # the systems not shipped this time keep their rows from the last record
     record = DOCS / "students.json"
     kept = [r for r in json.loads(record.read_text()) if r["system"] not in systems] if record.is_file() else []

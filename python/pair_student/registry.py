@@ -49,6 +49,10 @@ QUALITY_TARGETS: Dict[str, QualityTarget] = {
 SPEED_TARGETS_VS_SW: Dict[str, float] = {"ultra-tiny": 10.0, "original": 50.0}
 """Most µs per atom-step a student may cost, as a multiple of Stillinger-Weber on Si."""
 
+PEER_RATIO_TARGETS: Dict[str, float] = {"original": 0.8, "tiny": 1.0, "ultra-tiny": 1.3}
+"""Largest force RMSE a student may have, as a multiple of the best peer's fitted on the same
+frames and scored on the same test split."""
+
 
 def demo_for_elements(elements) -> Optional[str]:
     """The demo system whose elements are exactly ``elements`` (in any order), if any."""

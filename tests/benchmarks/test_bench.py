@@ -301,7 +301,9 @@ def test_the_harness_runs_from_the_checkout_and_writes_into_its_out():
 
     assert OUT == ROOT / "out" and (ROOT / "benchmarks" / "__main__.py").is_file()
     defaults = build_parser("bench").parse_args([])
-    assert defaults.out == OUT / "bench" and defaults.datasets == OUT / "datasets"
+    assert defaults.out == OUT / "bench"
+    assert defaults.datasets == ROOT / "benchmarks" / "datasets" / "large"
+    assert defaults.added == ROOT / "benchmarks" / "datasets" / "active"
     run = subprocess.run([sys.executable, "-m", "benchmarks", "floor", "--help"], cwd=ROOT, capture_output=True,
                          text=True, check=True)
     assert run.stdout.startswith("usage: python -m benchmarks floor")
@@ -382,3 +384,46 @@ def test_students_are_ranked_against_the_best_peer_by_the_paired_ratio(tmp_path,
     monkeypatch.setattr(matplotlib.axes.Axes, "errorbar", lambda ax, *a, **k: bars.append(k["xerr"]) or original(ax, *a, **k))
     assert plot(results, tmp_path / "bench.png").stat().st_size > 0
     assert len(bars) == 4 and bars[0][0][0] == pytest.approx(0.1 * rmse)  # one 95 % bar per row, to its low end
+
+
+def test_peers_fit_on_the_frames_the_loop_added_and_score_on_the_test_split_alone(tmp_path):
+    """The benchmark's dataset (plain extxyz) plus the loop's added frames (gzipped): peers get
+    both train and both val parts, the test frames come from the dataset alone, and without
+    peers nothing but the test split is read."""
+    import argparse
+    import gzip
+
+    import ase.io
+    from benchmarks.run import SystemBench
+
+    def frames(splits, shift):
+        out = []
+        for k, split in enumerate(splits):
+            atoms = bulk("Si", "diamond", a=5.43 + 0.01 * (k + shift))
+            atoms.info["split"] = split
+            atoms.calc = SinglePointCalculator(atoms, energy=-5.0 * len(atoms), forces=np.zeros((len(atoms), 3)))
+            out.append(atoms)
+        return out
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "added").mkdir()
+    ase.io.write(tmp_path / "data" / "si.extxyz", frames(["train", "train", "val", "test", "test"], 0), format="extxyz")
+    ase.io.write(tmp_path / "added.extxyz", frames(["train", "val", "train"], 10), format="extxyz")
+    (tmp_path / "added" / "si.extxyz.gz").write_bytes(gzip.compress((tmp_path / "added.extxyz").read_bytes()))
+    args = argparse.Namespace(datasets=tmp_path / "data", added=tmp_path / "added", peers=["snap"], test_frames=10**9)
+    result = {}
+    test, train, val = SystemBench("si", args, tmp_path, print).read_splits(result)
+    assert (len(test), len(train), len(val)) == (2, 4, 2)
+    assert result["added"].endswith("si.extxyz.gz") and result["test_frames"] == 2
+    args.peers = []
+    test, train, val = SystemBench("si", args, tmp_path, print).read_splits({})
+    assert (len(test), len(train), len(val)) == (2, 0, 0)
+
+
+def test_peer_ratio_target_is_met_only_when_the_whole_interval_is_under_it():
+    from benchmarks.report import peer_target_cell
+
+    assert peer_target_cell({"ratio": 1.1, "ratio_ci95": [1.0, 1.25]}, 1.3) == "≤ 1.3x: met"
+    assert peer_target_cell({"ratio": 1.2, "ratio_ci95": [1.1, 1.4]}, 1.3) == "≤ 1.3x: open"
+    assert peer_target_cell({"ratio": 0.9, "ratio_ci95": [0.85, 0.95]}, 0.8) == "≤ 0.8x: missed"
+    assert peer_target_cell(None, 1.0) == "–" and peer_target_cell({"ratio": 0.5}, None) == "–"

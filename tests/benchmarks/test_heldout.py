@@ -108,3 +108,29 @@ def test_no_heldout_frame_is_a_training_frame(heldout):
     training = gzip.decompress((DATASETS / "large" / f"{system}.extxyz.gz").read_bytes()).decode()
     seen = {structure_key(f) for f in read_frames(training, labels=False)}
     assert not seen & {structure_key(f) for f in frames}
+
+
+ACTIVE = sorted(p.name.split(".")[0] for p in (DATASETS / "active").glob("*.extxyz.gz"))
+
+
+def test_the_loop_frames_of_every_shipped_loop_student_are_kept():
+    """A student shipped from the on-policy loop names its frames in the demo README; they are
+    committed, so it can be retrained and the peers fitted on the same frames."""
+    assert ACTIVE, "benchmarks/datasets/active/ holds no loop frames"
+
+
+@pytest.mark.parametrize("system", ACTIVE)
+def test_loop_frames_are_labelled_train_or_val_and_never_a_test_or_heldout_frame(system):
+    text = gzip.decompress((DATASETS / "active" / f"{system}.extxyz.gz").read_bytes()).decode()
+    meta = json.loads((DATASETS / "active" / f"{system}.json").read_text())
+    frames = read_frames(text)
+    assert meta["frames"] == len(frames) and meta["sha256_uncompressed"] == hashlib.sha256(text.encode()).hexdigest()
+    assert {f["info"]["split"] for f in frames} <= {"train", "val"}
+    assert all(f["info"]["teacher"] == "sevennet" and np.all(np.isfinite(f["forces"])) for f in frames)
+    rounds = [int(f["info"]["active_round"]) for f in frames]
+    assert rounds == sorted(rounds) and min(rounds) == 1
+    heldout = gzip.decompress((DATASETS / "heldout" / f"{system}.extxyz.gz").read_bytes()).decode()
+    training = gzip.decompress((DATASETS / "large" / f"{system}.extxyz.gz").read_bytes()).decode()
+    test = [f for f in read_frames(training, labels=False) if f["info"]["split"] == "test"]
+    forbidden = {structure_key(f) for f in read_frames(heldout) + test}
+    assert not forbidden & {structure_key(f) for f in frames}
