@@ -109,6 +109,8 @@ class SystemBench:
         """Fit ``peer`` or reuse its earlier fit on the same frames with the same settings."""
         module = peers.load(peer)
         settings = dict(module.QUICK if self.args.quick else module.SEARCH)
+        if peer == "deepmd" and getattr(self.args, "deepmd_steps", None):
+            settings["choices"] = [{**module.CHOICES[0], "steps": steps} for steps in self.args.deepmd_steps]
         folder = self.folder / peer
         key = {"peer": peer, "elements": self.elements, "frames": digest, "settings": settings}
         # deepmd logs the creation of its venv on first use: minutes that should not look like a hang
@@ -293,6 +295,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--overhead-size", type=int, default=None, help="atoms for the pair-style overhead (0: skip)")
     parser.add_argument("--peers", nargs="*", choices=peers.PEERS, default=None,
                         help="peer fits (default: snap pod; quick: none)")
+    parser.add_argument("--deepmd-steps", type=int, nargs="+", default=None,
+                        help="Adam steps of the DeePMD search, one fit each (default: 20000 and 60000)")
     parser.add_argument("--teacher", default=None, help="teacher to time (default sevennet; quick: none)")
     parser.add_argument("--test-frames", type=int, default=None, help="test frames scored (default all; quick: 3)")
     parser.add_argument("--target-s", type=float, default=None, help="seconds per timed run (default 3; quick 0.5)")

@@ -149,7 +149,7 @@ def write_readme(rows: list) -> Path:
                 continue
             if r.get("start_command"):
                 lines.append(f"  - `{r['size']}` from the on-policy loop on `{r['trained_on']}` ({r['frames']} frames "
-                             f"at its end: {r['splits']}): `{_with_export(r['start_command'])}`, then `{r['command']}`")
+                             f"at its end: {r['splits']}): `{r['start_command']}`, then `{r['command']}`")
             elif own_dataset:
                 lines.append(f"  - `{r['size']}` trained on that dataset: `{_with_export(r['command'])}`")
             elif r["command"].startswith("pair-student train"):

@@ -6,7 +6,7 @@ frames, after its work folder is gone.
 
 Writes ``benchmarks/datasets/active/<system>.extxyz.gz`` (every round's ``labelled.extxyz`` in
 round order, each frame's ``info['active_round']`` saying which) and ``<system>.json`` (frames
-per round, split and kind, the loop's settings and rounds table, a digest of the text). With
+per round, split and exploration start, the loop's settings and rounds table, a digest of the text). With
 the starting dataset, these are the last round's training set: its train and val frames, never
 a test frame.
 """
@@ -24,8 +24,7 @@ from typing import List, Optional
 
 import ase.io
 
-from pair_student.atomic import atomic_write_text, atomic_path
-from pair_student.data.splits import frame_kind
+from pair_student.atomic import atomic_path, atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT_DIR = ROOT / "benchmarks" / "datasets" / "active"
@@ -65,7 +64,8 @@ def write(loop: Path, system: str, out_dir: Path = OUT_DIR) -> Path:
         "frames": len(frames), "atoms": sum(len(f) for f in frames),
         "splits": dict(Counter(f.info["split"] for f in frames)),
         "rounds": dict(Counter(str(f.info["active_round"]) for f in frames)),
-        "kinds": dict(Counter(frame_kind(str(f.info.get("provenance", ""))) for f in frames)),
+        # the exploration start a frame came from (vacancy Si, melt, stretch C-O x1.3, ...)
+        "kinds": dict(Counter(str(f.info.get("explore", "unknown")) for f in frames)),
         "teacher": sorted({str(f.info.get("teacher")) for f in frames}),
         "loop": {"config": rounds.get("config"), "threshold": rounds.get("threshold"),
                  "rounds": [{k: v for k, v in row.items() if k not in ("checkpoint", "model")}

@@ -11,6 +11,7 @@ import pytest
 from ase import Atoms
 from ase.build import bulk, molecule
 from ase.calculators.emt import EMT
+from ase.data import atomic_numbers, covalent_radii
 from ase.calculators.singlepoint import SinglePointCalculator
 
 import pair_student.active.loop as loop
@@ -23,14 +24,26 @@ from pair_student.teachers import ASETeacher
 def test_crystal_and_molecule_starts():
     si = bulk("Si", "diamond", a=5.43, cubic=True)
     kinds = [s.kind for s in exploration_starts([si], (300, 900), (0,), seed=0)]
-    assert kinds == ["bulk", "vacancy Si", "interstitial Si", "surface", "melt"]
+    assert kinds == ["bulk", "vacancy Si", "interstitial Si", "surface", "melt", "dumbbell Si-Si"]
     starts = exploration_starts([si], (300, 900), (0,), seed=0)
     assert len(starts[0].atoms) >= 48 and len(starts[1].atoms) == len(starts[0].atoms) - 1
-    assert starts[-1].temperatures == (1800.0,)
+    assert starts[4].temperatures == (1800.0,)
     d = starts[2].atoms.get_all_distances(mic=True)[-1, :-1]
     assert d.min() > 1.5  # the interstitial sits in a void, not on an atom
     water = molecule("H2O")
     water.pbc = False
+    gan = bulk("GaN", "wurtzite", a=3.19, c=5.19)
+    bonded = {s.kind: s.atoms for s in exploration_starts([gan], (300,), (0,), seed=0) if s.kind.startswith("dumbbell")}
+    assert sorted(bonded) == ["dumbbell Ga-Ga", "dumbbell Ga-N", "dumbbell N-N"]
+    for kind, atoms in bonded.items():
+        # the added atom is bonded to one atom of its partner element, at their covalent bond length
+        added, partner = kind.split()[1].split("-")
+        d = atoms.get_all_distances(mic=True)[-1, :-1]
+        of_partner = d[np.array(atoms.get_chemical_symbols()[:-1]) == partner]
+        bond = covalent_radii[atomic_numbers[added]] + covalent_radii[atomic_numbers[partner]]
+        assert atoms[-1].symbol == added and np.isclose(of_partner, bond).sum() == 1
+        own = covalent_radii[atomic_numbers[added]] + covalent_radii[atoms.numbers[:-1]]
+        assert np.sort(d / own)[1] > 0.8  # and not pressed onto any other atom
     stretched = [s for s in exploration_starts([water], (300,), (0,), seed=0) if s.static]
     assert len(stretched) == 2 * len(STRETCHES)
     first = stretched[0].atoms  # the first bond (O-H, atoms 0 and 1) at the first stretch

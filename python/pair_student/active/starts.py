@@ -9,6 +9,7 @@ from typing import List, Sequence
 
 import numpy as np
 from ase import Atoms
+from ase.data import atomic_numbers, covalent_radii
 from ase.neighborlist import natural_cutoffs, neighbor_list
 
 MIN_ATOMS = 48
@@ -50,6 +51,26 @@ def _void(atoms: Atoms, rng: np.random.Generator, tries: int = 400) -> np.ndarra
     return points[int(np.argmax(nearest))]
 
 
+def _dumbbell(cell: Atoms, added: str, partner: str, rng: np.random.Generator, tries: int = 400) -> Atoms:
+    """``cell`` with an ``added`` atom bonded to a ``partner`` atom at their covalent bond
+    length, in the direction that keeps it farthest from every other atom (in units of their
+    own bond lengths): an interstitial whose bonded pair the student's own MD may never reach
+    when its core repulsion holds that pair apart."""
+    symbols = np.array(cell.get_chemical_symbols())
+    host = int(rng.choice(np.flatnonzero(symbols == partner)))
+    radius = covalent_radii[atomic_numbers[added]]
+    bond = radius + covalent_radii[atomic_numbers[partner]]
+    u = rng.normal(size=(tries, 3))
+    points = cell.positions[host] + bond * u / np.linalg.norm(u, axis=1, keepdims=True)
+    probe = cell + Atoms("X" * tries, positions=points)
+    i, j, d = neighbor_list("ijd", probe, 3.0 * bond)
+    others = (i >= len(cell)) & (j < len(cell)) & (j != host)
+    own = radius + np.array([covalent_radii[atomic_numbers[e]] for e in symbols])
+    nearest = np.full(tries, 3.0)
+    np.minimum.at(nearest, i[others] - len(cell), d[others] / own[j[others]])
+    return cell + Atoms(added, positions=[points[int(np.argmax(nearest))]])
+
+
 def crystal_starts(atoms: Atoms, temperatures: Sequence[float], pressures: Sequence[float],
                    rng: np.random.Generator) -> List[Start]:
     cell = _supercell(atoms)
@@ -65,6 +86,10 @@ def crystal_starts(atoms: Atoms, temperatures: Sequence[float], pressures: Seque
     slab.center(vacuum=6.0, axis=2)  # periodic in all three directions, with a gap along z
     starts.append(Start("surface", slab, temps))
     starts.append(Start("melt", cell, hot))
+    elements = sorted(set(cell.get_chemical_symbols()))
+    for k, added in enumerate(elements):
+        for partner in elements[k:]:
+            starts.append(Start(f"dumbbell {added}-{partner}", _dumbbell(cell, added, partner, rng), temps))
     return starts
 
 

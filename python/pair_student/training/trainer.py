@@ -480,5 +480,6 @@ def provenance(cfg: TrainConfig, teacher, summary: Dict[str, Any]) -> Dict[str, 
         "architecture": cfg.architecture, "preset": cfg.preset, "params": summary.get("params"),
         "metrics": summary.get("metrics"), "test_split": summary.get("test_split"),
         "epochs": summary.get("epochs_done"), "best_epoch": summary.get("best_epoch"),
-        "command": cfg.command or " ".join(shlex.quote(a) for a in sys.argv),
+        # the console script by its name, as a user types it, not by where this install put it
+        "command": cfg.command or " ".join([Path(sys.argv[0]).name] + [shlex.quote(a) for a in sys.argv[1:]]),
     }
