@@ -62,7 +62,8 @@ def _new_row(path: Path, run: Path, size: str, scored_on: Path) -> dict:
     trained_on = Path(summary.get("dataset") or scored_on)
     stats = dataset_stats(trained_on)
     return {"command": prov["command"], "distill_command": summary.get("dataset_command", distill_command),
-            "start_command": summary.get("start_command"), "trained_on": str(summary.get("dataset_name") or trained_on),
+            "start_command": summary.get("start_command"), "loop_command": summary.get("loop_command"),
+            "chosen_round": summary.get("chosen_round"), "trained_on": str(summary.get("dataset_name") or trained_on),
             "seed": prov["seed"], "teacher": prov["teacher"], "epochs": prov["epochs"], "train_s": summary["elapsed_s"],
             "frames": stats["frames"], "splits": stats["splits"]}
 
@@ -91,8 +92,8 @@ def ship(system: str, runs: Path, score_on: Path = None) -> list:
     for path, entry in zip(shipped, report["students"]):
         prov = read_metadata(path)["provenance"]
         kept = {k: v for k, v in record.get((system, prov["size"]), {}).items()
-                if k in ("command", "distill_command", "start_command", "trained_on", "seed", "teacher", "epochs",
-                         "train_s", "frames", "splits")}
+                if k in ("command", "distill_command", "start_command", "loop_command", "chosen_round", "trained_on",
+                         "seed", "teacher", "epochs", "train_s", "frames", "splits")}
         num_basis, readout = sizes(path)
         rows.append({"system": system, "size": prov["size"], "params": prov["params"], **kept,
                      **made.get(prov["size"], {}), "scored_on": str(frames), "num_basis": num_basis, "readout": readout,
@@ -147,9 +148,14 @@ def write_readme(rows: list) -> Path:
         for r in mine:
             if r["command"] == first["distill_command"]:
                 continue
-            if r.get("start_command"):
-                lines.append(f"  - `{r['size']}` from the on-policy loop on `{r['trained_on']}` ({r['frames']} frames "
-                             f"at its end: {r['splits']}): `{r['start_command']}`, then `{r['command']}`")
+            if r.get("start_command") and r.get("chosen_round") == 0:
+                lines.append(f"  - `{r['size']}`: round 0 of the on-policy loop, which kept it (the lowest validation "
+                             f"error of its rounds), trained on `{r['trained_on']}` ({r['frames']} frames: {r['splits']}): "
+                             f"`{r['start_command']}`; the loop: `{r['loop_command']}`")
+            elif r.get("start_command"):
+                lines.append(f"  - `{r['size']}` from round {r.get('chosen_round', '?')} of the on-policy loop on "
+                             f"`{r['trained_on']}` ({r['frames']} frames at its end: {r['splits']}): "
+                             f"`{r['start_command']}`, then `{r['command']}`")
             elif own_dataset:
                 lines.append(f"  - `{r['size']}` trained on that dataset: `{_with_export(r['command'])}`")
             elif r["command"].startswith("pair-student train"):
@@ -159,9 +165,11 @@ def write_readme(rows: list) -> Path:
                 lines.append(f"  - `{r['size']}` from a run of its own on the same dataset: `{r['command']}`")
     path = DEMO / "README.md"
     path.write_text(_between(path.read_text(), "generated", "\n".join(lines), path))
-    # the top-level README carries the same table
-    top = next(i for i, line in enumerate(lines) if line.startswith("| system"))
-    table = "\n".join(lines[top:lines.index("", top)])
+    # the top-level README carries the same rows, fewer columns
+    table = "\n".join(["| system | size | parameters | force R² | RMSE (eV/Å) | angular error (°) | energy MAE (meV/atom) | target |",
+                       "|---|---|---:|---:|---:|---:|---:|---|"] +
+                      [f"| {r['system']} | {r['size']} | {r['params']:,} | {r['force']['r2']:.4f} | {r['force']['rmse']:.4f} "
+                       f"| {r['angle']['mean']:.2f} | {1e3 * r['energy']['mae']:.2f} | {r['target']} |" for r in rows])
     readme = ROOT / "README.md"
     readme.write_text(_between(readme.read_text(), "students", table, readme))
     (DOCS / "students.json").write_text(json.dumps(rows, indent=1, default=str))

@@ -4,6 +4,7 @@ threshold, never puts a new frame in the test split, writes its table and plot, 
 killed while labelling resumes without exploring again."""
 
 import json
+from pathlib import Path
 
 import ase.io
 import numpy as np
@@ -24,7 +25,8 @@ from pair_student.teachers import ASETeacher
 def test_crystal_and_molecule_starts():
     si = bulk("Si", "diamond", a=5.43, cubic=True)
     kinds = [s.kind for s in exploration_starts([si], (300, 900), (0,), seed=0)]
-    assert kinds == ["bulk", "vacancy Si", "interstitial Si", "surface", "melt", "dumbbell Si-Si"]
+    assert kinds == ["bulk", "vacancy Si", "interstitial Si", "surface", "melt", "dumbbell Si-Si",
+                     "dumbbell Si-Si x0.8", "dumbbell Si-Si x0.9"]
     starts = exploration_starts([si], (300, 900), (0,), seed=0)
     assert len(starts[0].atoms) >= 48 and len(starts[1].atoms) == len(starts[0].atoms) - 1
     assert starts[4].temperatures == (1800.0,)
@@ -33,17 +35,20 @@ def test_crystal_and_molecule_starts():
     water = molecule("H2O")
     water.pbc = False
     gan = bulk("GaN", "wurtzite", a=3.19, c=5.19)
-    bonded = {s.kind: s.atoms for s in exploration_starts([gan], (300,), (0,), seed=0) if s.kind.startswith("dumbbell")}
-    assert sorted(bonded) == ["dumbbell Ga-Ga", "dumbbell Ga-N", "dumbbell N-N"]
-    for kind, atoms in bonded.items():
+    bonded = {s.kind: s for s in exploration_starts([gan], (300,), (0,), seed=0) if s.kind.startswith("dumbbell")}
+    assert sorted(bonded) == sorted(f"dumbbell {p}{x}" for p in ("Ga-Ga", "Ga-N", "N-N") for x in ("", " x0.8", " x0.9"))
+    for kind, start in bonded.items():
         # the added atom is bonded to one atom of its partner element, at their covalent bond length
+        # (MD from there) or 0.8 and 0.9 of it (a double or triple bond: scored as it is)
+        atoms, factor = start.atoms, float(kind.split(" x")[1]) if " x" in kind else 1.0
+        assert start.static == (factor != 1.0)
         added, partner = kind.split()[1].split("-")
         d = atoms.get_all_distances(mic=True)[-1, :-1]
         of_partner = d[np.array(atoms.get_chemical_symbols()[:-1]) == partner]
-        bond = covalent_radii[atomic_numbers[added]] + covalent_radii[atomic_numbers[partner]]
+        bond = factor * (covalent_radii[atomic_numbers[added]] + covalent_radii[atomic_numbers[partner]])
         assert atoms[-1].symbol == added and np.isclose(of_partner, bond).sum() == 1
         own = covalent_radii[atomic_numbers[added]] + covalent_radii[atoms.numbers[:-1]]
-        assert np.sort(d / own)[1] > 0.8  # and not pressed onto any other atom
+        assert np.sort(d / own)[1] > 0.75  # and not pressed onto any other atom
     stretched = [s for s in exploration_starts([water], (300,), (0,), seed=0) if s.static]
     assert len(stretched) == 2 * len(STRETCHES)
     first = stretched[0].atoms  # the first bond (O-H, atoms 0 and 1) at the first stretch
@@ -122,6 +127,15 @@ def test_loop_labels_uncertain_frames_and_resumes_a_killed_round(tmp_path, emt_t
     assert all(a.info["uncertainty_max"] > cfg.threshold for a in labelled)
     assert (out / "rounds.png").is_file() and "| 1 |" in (out / "rounds.md").read_text()
     assert result["model"].endswith("ultra-tiny_model_traced.pt")
+    # the loop's student is the round with the lowest validation error on the last training set,
+    # whose validation split holds the new validation frames too; test frames play no part
+    record = json.loads((out / "rounds.json").read_text())
+    scores = [r["validation"]["force_rmse"] for r in record["rounds"]]
+    assert {r["validation"]["dataset"] for r in record["rounds"]} == {str(out / "round1" / "dataset.extxyz")}
+    assert record["chosen_round"] == result["chosen_round"] == int(np.argmin(scores))
+    chosen = Path(record["rounds"][record["chosen_round"]]["model"]).read_bytes()
+    assert Path(result["model"]).read_bytes() == chosen
+    assert f"round {record['chosen_round']}'s" in (out / "rounds.md").read_text()
 
 
 def test_loop_stops_when_exploration_stays_under_the_threshold(tmp_path, emt_teacher):

@@ -61,13 +61,15 @@ def _trajectory(student: Path, start: Start, temp: float, pres: float, *, steps:
     return frames
 
 
-def _static(student: Path, start: Start, stop: float) -> List[Atoms]:
+def _static(student: Path, start: Start) -> List[Atoms]:
     frame = start.atoms.copy()
     frame.calc = StudentCalculator(student, uncertainty=True)
     frame.get_potential_energy()
     umax = float(np.max(frame.calc.results["uncertainty"]))
     frame.calc = None
-    if not np.isfinite(umax) or umax > stop:
+    # kept past the stop, like a trajectory's first snapshot: a frame the student cannot handle
+    # is what the teacher should label
+    if not np.isfinite(umax):
         return []
     frame.info.update({"explore": start.kind, "temperature": 0.0, "pressure": 0.0, "step": 0,
                        "uncertainty_max": umax})
@@ -80,7 +82,7 @@ def explore(student: Path, starts: Iterable[Start], *, steps: int, stride: int, 
     frames: List[Atoms] = []
     for n, start in enumerate(starts):
         if start.static:
-            frames += _static(student, start, stop)
+            frames += _static(student, start)
         else:
             for m, (temp, pres) in enumerate((t, p) for t in start.temperatures for p in start.pressures):
                 frames += _trajectory(student, start, temp, pres, steps=steps, stride=stride, stop=stop,

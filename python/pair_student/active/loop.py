@@ -187,10 +187,30 @@ def run_active(cfg: ActiveConfig) -> Dict[str, Any]:
             row["stop"] = "budget"
         rows.append(row)
         write_rounds(out, asdict(cfg), rows, threshold=threshold)
+    best = _best_round(cfg, out, rows)
+    write_rounds(out, asdict(cfg), rows, threshold=threshold, chosen=best)
     final = out / f"{cfg.size}_model_traced.pt"
     with atomic_path(final, suffix=".pt") as tmp:
-        shutil.copyfile(rows[-1]["model"], tmp)
-    return {"rounds": rows, "threshold": threshold, "model": str(final)}
+        shutil.copyfile(rows[best]["model"], tmp)
+    return {"rounds": rows, "threshold": threshold, "model": str(final), "chosen_round": best}
+
+
+def _best_round(cfg: ActiveConfig, out: Path, rows: List[Dict[str, Any]]) -> int:
+    """The round whose student has the lowest force RMSE on the last training set's validation
+    split (the starting dataset's and every round's new validation frames). A fine-tuning round
+    can trade what the student knew for what it learns; validation frames may decide that,
+    test and held-out frames may not. Each row keeps its score (``validation``)."""
+    grown = [k for k in range(len(rows)) if (out / f"round{k}" / "dataset.extxyz").is_file()]
+    dataset = str(out / f"round{max(grown)}" / "dataset.extxyz") if grown else cfg.dataset
+    graphs = None
+    for row in rows:
+        if (row.get("validation") or {}).get("dataset") == dataset:
+            continue
+        model, meta = load_checkpoint_model(row["checkpoint"])
+        if graphs is None:
+            graphs = frames_to_graphs(list(read_dataset(dataset, split="val")), meta["cutoff"], meta["elements"])
+        row["validation"] = {"dataset": dataset, **evaluate_graphs(model, graphs, dtype=model.readout_out.weight.dtype)}
+    return min(range(len(rows)), key=lambda k: rows[k]["validation"]["force_rmse"])
 
 
 def _exported_init(cfg: ActiveConfig, folder: Path) -> Dict[str, Any]:

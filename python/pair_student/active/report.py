@@ -18,15 +18,18 @@ def _fmt(x, digits=4) -> str:
     return "–" if x is None else f"{x:.{digits}g}"
 
 
-def _table(rows: List[Dict[str, Any]], threshold: Optional[float]) -> str:
-    lines = [f"Selection threshold: {_fmt(threshold)} eV/Å on a frame's most uncertain atom.", "",
-             "| round | explored | max u (eV/Å) | mean max u | labelled | labels spent | test force RMSE | "
-             "held-out force RMSE | held-out R² | held-out angle (°) | stop |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+def _table(rows: List[Dict[str, Any]], threshold: Optional[float], chosen: Optional[int]) -> str:
+    lines = [f"Selection threshold: {_fmt(threshold)} eV/Å on a frame's most uncertain atom."]
+    if chosen is not None:
+        lines.append(f"The loop's student is round {chosen}'s: the lowest validation force RMSE.")
+    lines += ["", "| round | explored | max u (eV/Å) | mean max u | labelled | labels spent | validation force RMSE "
+              "| test force RMSE | held-out force RMSE | held-out R² | held-out angle (°) | stop |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(" | ".join([
             f"| {r['round']}", str(r.get("explored", "–")), _fmt(r.get("uncertainty_max")), _fmt(r.get("uncertainty_mean")),
-            str(r.get("selected", 0)), str(r.get("labels_spent", 0)), _fmt(_metric(r, "test", "force_rmse")),
+            str(r.get("selected", 0)), str(r.get("labels_spent", 0)), _fmt(_metric(r, "validation", "force_rmse")),
+            _fmt(_metric(r, "test", "force_rmse")),
             _fmt(_metric(r, "heldout", "force_rmse")), _fmt(_metric(r, "heldout", "force_r2")),
             _fmt(_metric(r, "heldout", "force_angle_mean_deg"), 3), f"{r.get('stop') or ''} |"]))
     return "\n".join(lines) + "\n"
@@ -61,8 +64,9 @@ def _plot(path: Path, rows: List[Dict[str, Any]], threshold: Optional[float]) ->
     plt.close(fig)
 
 
-def write_rounds(out: Path, config: Dict[str, Any], rows: List[Dict[str, Any]], threshold: Optional[float] = None) -> None:
-    atomic_write_text(out / "rounds.json", json.dumps({"config": config, "threshold": threshold, "rounds": rows},
-                                                      indent=1, default=str))
-    atomic_write_text(out / "rounds.md", _table(rows, threshold))
+def write_rounds(out: Path, config: Dict[str, Any], rows: List[Dict[str, Any]], threshold: Optional[float] = None,
+                 chosen: Optional[int] = None) -> None:
+    record = {"config": config, "threshold": threshold, "rounds": rows, "chosen_round": chosen}
+    atomic_write_text(out / "rounds.json", json.dumps(record, indent=1, default=str))
+    atomic_write_text(out / "rounds.md", _table(rows, threshold, chosen))
     _plot(out / "rounds.png", rows, threshold)

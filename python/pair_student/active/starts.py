@@ -18,6 +18,9 @@ MELT_FACTOR = 2.0
 """A melt runs at this multiple of the hottest temperature asked for."""
 STRETCHES = (1.15, 1.3, 1.45, 1.6)
 """Bond lengths of the stretched-bond frames, in multiples of the bond."""
+SHORT_BONDS = (0.8, 0.9)
+"""Bond lengths of the static dumbbells, in multiples of the single covalent bond: a bonded
+pair may be a double or triple bond (N=N 1.25 A, N#N 1.10 A against 2 x 0.71 A)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,8 @@ def _void(atoms: Atoms, rng: np.random.Generator, tries: int = 400) -> np.ndarra
     return points[int(np.argmax(nearest))]
 
 
-def _dumbbell(cell: Atoms, added: str, partner: str, rng: np.random.Generator, tries: int = 400) -> Atoms:
+def _dumbbell(cell: Atoms, added: str, partner: str, rng: np.random.Generator, factor: float = 1.0,
+              tries: int = 400) -> Atoms:
     """``cell`` with an ``added`` atom bonded to a ``partner`` atom at their covalent bond
     length, in the direction that keeps it farthest from every other atom (in units of their
     own bond lengths): an interstitial whose bonded pair the student's own MD may never reach
@@ -59,7 +63,7 @@ def _dumbbell(cell: Atoms, added: str, partner: str, rng: np.random.Generator, t
     symbols = np.array(cell.get_chemical_symbols())
     host = int(rng.choice(np.flatnonzero(symbols == partner)))
     radius = covalent_radii[atomic_numbers[added]]
-    bond = radius + covalent_radii[atomic_numbers[partner]]
+    bond = factor * (radius + covalent_radii[atomic_numbers[partner]])
     u = rng.normal(size=(tries, 3))
     points = cell.positions[host] + bond * u / np.linalg.norm(u, axis=1, keepdims=True)
     probe = cell + Atoms("X" * tries, positions=points)
@@ -90,6 +94,8 @@ def crystal_starts(atoms: Atoms, temperatures: Sequence[float], pressures: Seque
     for k, added in enumerate(elements):
         for partner in elements[k:]:
             starts.append(Start(f"dumbbell {added}-{partner}", _dumbbell(cell, added, partner, rng), temps))
+            starts += [Start(f"dumbbell {added}-{partner} x{f:g}", _dumbbell(cell, added, partner, rng, f), (),
+                             static=True) for f in SHORT_BONDS]
     return starts
 
 
