@@ -80,14 +80,16 @@ class SystemBench:
         if dataset is None:
             self.note(f"no dataset {self.system}.extxyz[.gz] in {self.args.datasets}: no accuracy, no peer fits")
             return [], [], []
-        test = list(read_dataset(dataset, split="test"))[: self.args.test_frames]
+        # one pass per file: a gzipped set is decompressed and parsed whole on every read
+        frames = list(read_dataset(dataset))
+        test = [f for f in frames if f.info.get("split") == "test"][: self.args.test_frames]
         train: List[Atoms] = []
         val: List[Atoms] = []
         if self.args.peers:
             added = system_file(Path(self.args.added), self.system) if self.args.added else None
-            for split, frames in (("train", train), ("val", val)):
-                frames += read_dataset(dataset, split=split)
-                frames += read_dataset(added, split=split) if added else []
+            frames += list(read_dataset(added)) if added else []
+            train = [f for f in frames if f.info.get("split") == "train"]
+            val = [f for f in frames if f.info.get("split") == "val"]
             result["added"] = str(added) if added else None
         result.update(dataset=str(dataset), test_frames=len(test), test_digest=frames_digest(test))
         return test, train, val

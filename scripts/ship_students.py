@@ -187,8 +187,7 @@ def main(argv=None) -> int:
     rows = [row for system in systems
             for row in ship(system, args.runs, args.score_on / f"{system}.extxyz.gz" if args.score_on else None)]
     # the systems not shipped this time keep their rows from the last record
-    record = DOCS / "students.json"
-    kept = [r for r in json.loads(record.read_text()) if r["system"] not in systems] if record.is_file() else []
+    kept = [r for (system, _), r in _record().items() if system not in systems]
     for r in kept:
         r["num_basis"], r["readout"] = sizes(DEMO / r["system"] / f"{r['size']}_model_traced.pt")
     order = {name: i for i, name in enumerate(DEMO_NAMES)}

@@ -202,14 +202,16 @@ def _best_round(cfg: ActiveConfig, out: Path, rows: List[Dict[str, Any]]) -> int
     test and held-out frames may not. Each row keeps its score (``validation``)."""
     grown = [k for k in range(len(rows)) if (out / f"round{k}" / "dataset.extxyz").is_file()]
     dataset = str(out / f"round{max(grown)}" / "dataset.extxyz") if grown else cfg.dataset
-    graphs = None
+    graphs, scored = None, {}  # a converged round carries its predecessor's checkpoint: scored once
     for row in rows:
         if (row.get("validation") or {}).get("dataset") == dataset:
             continue
-        model, meta = load_checkpoint_model(row["checkpoint"])
-        if graphs is None:
-            graphs = frames_to_graphs(list(read_dataset(dataset, split="val")), meta["cutoff"], meta["elements"])
-        row["validation"] = {"dataset": dataset, **evaluate_graphs(model, graphs, dtype=model.readout_out.weight.dtype)}
+        if row["checkpoint"] not in scored:
+            model, meta = load_checkpoint_model(row["checkpoint"])
+            if graphs is None:
+                graphs = frames_to_graphs(list(read_dataset(dataset, split="val")), meta["cutoff"], meta["elements"])
+            scored[row["checkpoint"]] = evaluate_graphs(model, graphs, dtype=model.readout_out.weight.dtype)
+        row["validation"] = {"dataset": dataset, **scored[row["checkpoint"]]}
     return min(range(len(rows)), key=lambda k: rows[k]["validation"]["force_rmse"])
 
 

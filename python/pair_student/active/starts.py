@@ -5,7 +5,7 @@ surface, a melt); for a molecule hot MD and stretched bonds."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 from ase import Atoms
@@ -43,15 +43,23 @@ def _supercell(atoms: Atoms) -> Atoms:
     return atoms.repeat(reps)
 
 
+def _clearance(atoms: Atoms, points: np.ndarray, reach: float, *, scale: Optional[np.ndarray] = None,
+               skip: Optional[int] = None) -> np.ndarray:
+    """For each of ``points``, the distance to the nearest atom of ``atoms`` (each divided by that
+    atom's ``scale`` when given; atom ``skip`` ignored), capped at what ``reach`` allows."""
+    probe = atoms + Atoms("X" * len(points), positions=points)
+    i, j, d = neighbor_list("ijd", probe, reach)
+    mine = (i >= len(atoms)) & (j < len(atoms)) & (j != (-1 if skip is None else skip))
+    scale = np.ones(len(atoms)) if scale is None else scale
+    nearest = np.full(len(points), reach / scale.min())
+    np.minimum.at(nearest, i[mine] - len(atoms), d[mine] / scale[j[mine]])
+    return nearest
+
+
 def _void(atoms: Atoms, rng: np.random.Generator, tries: int = 400) -> np.ndarray:
     """A point far from every atom (the largest of ``tries`` random ones): an interstitial site."""
     points = rng.random((tries, 3)) @ atoms.cell.array
-    probe = atoms + Atoms("X" * tries, positions=points)
-    i, j, d = neighbor_list("ijd", probe, 4.0)
-    nearest = np.full(tries, 4.0)
-    mine = (i >= len(atoms)) & (j < len(atoms))
-    np.minimum.at(nearest, i[mine] - len(atoms), d[mine])
-    return points[int(np.argmax(nearest))]
+    return points[int(np.argmax(_clearance(atoms, points, 4.0)))]
 
 
 def _dumbbell(cell: Atoms, added: str, partner: str, rng: np.random.Generator, factor: float = 1.0,
@@ -66,12 +74,8 @@ def _dumbbell(cell: Atoms, added: str, partner: str, rng: np.random.Generator, f
     bond = factor * (radius + covalent_radii[atomic_numbers[partner]])
     u = rng.normal(size=(tries, 3))
     points = cell.positions[host] + bond * u / np.linalg.norm(u, axis=1, keepdims=True)
-    probe = cell + Atoms("X" * tries, positions=points)
-    i, j, d = neighbor_list("ijd", probe, 3.0 * bond)
-    others = (i >= len(cell)) & (j < len(cell)) & (j != host)
     own = radius + np.array([covalent_radii[atomic_numbers[e]] for e in symbols])
-    nearest = np.full(tries, 3.0)
-    np.minimum.at(nearest, i[others] - len(cell), d[others] / own[j[others]])
+    nearest = _clearance(cell, points, 3.0 * bond, scale=own, skip=host)
     return cell + Atoms(added, positions=[points[int(np.argmax(nearest))]])
 
 
